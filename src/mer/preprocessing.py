@@ -1,0 +1,160 @@
+"""Modelling transforms of feature matrices, each a separate, named step.
+
+Extraction (:mod:`mer.features`) returns what librosa returns; everything a model
+needs on top of that is here, as pure functions over arrays of shape
+(..., n_rows, T) plus one fitted step, :class:`RowStandardizer`:
+
+* :func:`mel_to_db` — power mel rows to decibels (the default for models).
+* :func:`pool_frames` — mean over consecutive blocks of k frames (shorter sequences).
+* :func:`fix_length` — pad with zeros or truncate to a fixed number of frames (the
+  paper's 1,295).
+* :func:`summary_stats` — per-row statistics over time, for classic models.
+* :class:`RowStandardizer` — per-row mean / std, fitted on training data only.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from mer.features import FeatureSpec
+
+#: The paper's fixed sequence length in frames (about 30 s at 22,050 Hz, hop 512).
+PAPER_N_FRAMES = 1295
+
+#: Statistics computed by :func:`summary_stats`, in output order.
+DEFAULT_STATS = ("mean", "std", "p10", "p50", "p90")
+
+
+def mel_to_db(X: np.ndarray, spec: FeatureSpec | None = None, top_db: float | None = 80.0) -> np.ndarray:
+    """Copy of `X` with its mel rows in dB (``librosa.power_to_db``, ref 1.0).
+
+    Parameters
+    ----------
+    X : np.ndarray, shape (..., n_rows, T)
+    spec : FeatureSpec, optional
+        Row layout (default: the paper's 204 rows).
+    top_db : float or None
+        Floor at ``max - top_db`` per clip, as librosa does; None for no floor.
+    """
+    import librosa
+
+    spec = spec or FeatureSpec.from_config()
+    rows = spec.rows("mel")
+    out = np.array(X, dtype=np.float32, copy=True)
+    mel = out[..., rows, :]
+    if out.ndim == 2 or top_db is None:
+        out[..., rows, :] = librosa.power_to_db(mel, ref=1.0, top_db=top_db)
+    else:  # per-clip floor, as when each clip is converted on its own
+        for idx in np.ndindex(out.shape[:-2]):
+            out[idx][rows] = librosa.power_to_db(mel[idx], ref=1.0, top_db=top_db)
+    return out
+
+
+def pool_frames(X: np.ndarray, k: int) -> np.ndarray:
+    """Mean over consecutive blocks of `k` frames; a last partial block is averaged too.
+
+    (..., n_rows, T) -> (..., n_rows, ceil(T / k)).
+    """
+    if k < 1:
+        raise ValueError(f"pooling factor must be >= 1, got {k}")
+    if k == 1:
+        return np.asarray(X, dtype=np.float32)
+    T = X.shape[-1]
+    n_full = T // k
+    parts = []
+    if n_full:
+        full = X[..., : n_full * k].reshape(*X.shape[:-1], n_full, k).mean(axis=-1)
+        parts.append(full)
+    if T % k:
+        parts.append(X[..., n_full * k :].mean(axis=-1, keepdims=True))
+    return np.concatenate(parts, axis=-1).astype(np.float32)
+
+
+def fix_length(X: np.ndarray, n_frames: int = PAPER_N_FRAMES) -> np.ndarray:
+    """Truncate or zero-pad the last axis to `n_frames` (the paper pads to 1,295)."""
+    T = X.shape[-1]
+    if T >= n_frames:
+        return np.ascontiguousarray(X[..., :n_frames])
+    pad = [(0, 0)] * (X.ndim - 1) + [(0, n_frames - T)]
+    return np.pad(X, pad)
+
+
+def summary_stats(X: np.ndarray, stats: Sequence[str] = DEFAULT_STATS) -> np.ndarray:
+    """Per-row statistics over time, concatenated statistic-major.
+
+    Parameters
+    ----------
+    X : np.ndarray, shape (n_rows, T) or (N, n_rows, T)
+    stats : names from ``mean``, ``std``, ``min``, ``max``, ``pN`` (N-th percentile),
+        ``dmean`` / ``dstd`` (mean / std of the absolute frame-to-frame difference).
+
+    Returns
+    -------
+    np.ndarray, shape (len(stats) * n_rows,) or (N, len(stats) * n_rows), float32
+    """
+    X = np.asarray(X, dtype=np.float32)
+    out = []
+    for s in stats:
+        if s == "mean":
+            out.append(X.mean(axis=-1))
+        elif s == "std":
+            out.append(X.std(axis=-1))
+        elif s == "min":
+            out.append(X.min(axis=-1))
+        elif s == "max":
+            out.append(X.max(axis=-1))
+        elif s in ("dmean", "dstd"):
+            d = np.abs(np.diff(X, axis=-1)) if X.shape[-1] > 1 else np.zeros_like(X)
+            out.append(d.mean(axis=-1) if s == "dmean" else d.std(axis=-1))
+        elif s.startswith("p") and s[1:].isdigit():
+            out.append(np.percentile(X, int(s[1:]), axis=-1))
+        else:
+            raise ValueError(f"unknown statistic '{s}'")
+    return np.concatenate(out, axis=-1).astype(np.float32)
+
+
+def summary_names(row_names: Sequence[str], stats: Sequence[str] = DEFAULT_STATS) -> list[str]:
+    """Names of the columns :func:`summary_stats` returns, e.g. ``'mean:mfcc:0'``."""
+    return [f"{s}:{r}" for s in stats for r in row_names]
+
+
+class RowStandardizer:
+    """Per-row standardisation of (N, n_rows, T) sequences, fitted on training data.
+
+    Statistics are pooled over clips and frames. Rows with zero variance are left
+    centred (divided by 1).
+
+    Attributes
+    ----------
+    mean_, scale_ : np.ndarray, shape (n_rows,)
+    """
+
+    def __init__(self, eps: float = 1e-8):
+        self.eps = eps
+
+    def fit(self, X: Sequence[np.ndarray] | np.ndarray, y=None) -> "RowStandardizer":
+        """Fit on a list of (n_rows, T_i) matrices or an array (N, n_rows, T)."""
+        n = 0
+        s = s2 = None
+        for x in X:
+            x = np.asarray(x, dtype=np.float64)
+            s = x.sum(axis=-1) if s is None else s + x.sum(axis=-1)
+            s2 = (x**2).sum(axis=-1) if s2 is None else s2 + (x**2).sum(axis=-1)
+            n += x.shape[-1]
+        if not n:
+            raise ValueError("cannot fit a standardizer on no frames")
+        mean = s / n
+        var = np.maximum(s2 / n - mean**2, 0.0)
+        std = np.sqrt(var)
+        self.mean_ = mean.astype(np.float32)
+        self.scale_ = np.where(std > self.eps, std, 1.0).astype(np.float32)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """(…, n_rows, T) -> standardised copy, float32."""
+        return ((np.asarray(X, dtype=np.float32) - self.mean_[:, None]) / self.scale_[:, None]).astype(np.float32)
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        return self.fit(X).transform(X)

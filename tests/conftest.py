@@ -1,0 +1,55 @@
+"""Shared fixtures. Real-data tests read ../shared/data and skip cleanly without it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+DATA_ROOT = Path(os.environ.get("MER_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+FOURQ = DATA_ROOT / "4q-dev"
+EMOPIA = DATA_ROOT / "emopia-midi"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own empty cache unless it asks for another."""
+    root = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("MER_CACHE", str(root))
+    return root
+
+
+@pytest.fixture(scope="session")
+def fourq_dir() -> Path:
+    if not (FOURQ / "panda_dataset_taffc_annotations.csv").is_file():
+        pytest.skip(f"4Q data not found at {FOURQ}")
+    return FOURQ
+
+
+@pytest.fixture(scope="session")
+def fourq_clips(fourq_dir) -> dict[tuple[int, int], Path]:
+    """One real 4Q clip per (sample rate, channels) combination present."""
+    found: dict[tuple[int, int], Path] = {}
+    for p in sorted(fourq_dir.glob("Q*/*.mp3")):
+        info = sf.info(str(p))
+        found.setdefault((info.samplerate, info.channels), p)
+    return found
+
+
+@pytest.fixture(scope="session")
+def synthetic_set(tmp_path_factory):
+    """A tiny synthetic dataset (8 clips per quadrant) shared by the session."""
+    from mer import datasets
+
+    return datasets.load_synthetic(n_per_quadrant=8, duration=4.0, cache_dir=tmp_path_factory.mktemp("syn"))
+
+
+def write_tone(path: Path, sr: int = 44100, seconds: float = 2.0, channels: int = 2, freq: float = 440.0) -> Path:
+    t = np.arange(int(sr * seconds)) / sr
+    y = 0.3 * np.sin(2 * np.pi * freq * t) + 0.1 * np.sin(2 * np.pi * 3 * freq * t)
+    data = np.stack([y] * channels, axis=1) if channels > 1 else y
+    sf.write(str(path), data.astype(np.float32), sr)
+    return path
