@@ -47,6 +47,20 @@ def synthetic_set(tmp_path_factory):
     return datasets.load_synthetic(n_per_quadrant=8, duration=4.0, cache_dir=tmp_path_factory.mktemp("syn"))
 
 
+@pytest.fixture(scope="session")
+def synthetic_features(tmp_path_factory):
+    """``(cache_dir, dataset, Features)`` of ``synthetic:n=8,duration=4``, extracted once per session.
+
+    Pass ``cache_dir`` (``--cache-dir`` on the CLI) to reuse both the rendered audio and the features.
+    """
+    from mer import datasets
+    from mer.training import load_features
+
+    cache = tmp_path_factory.mktemp("synfeat")
+    ds = datasets.load("synthetic:n=8,duration=4", cache_dir=cache)
+    return cache, ds, load_features(ds, cache_dir=cache, progress=False)
+
+
 def write_tone(path: Path, sr: int = 44100, seconds: float = 2.0, channels: int = 2, freq: float = 440.0) -> Path:
     t = np.arange(int(sr * seconds)) / sr
     y = 0.3 * np.sin(2 * np.pi * freq * t) + 0.1 * np.sin(2 * np.pi * 3 * freq * t)

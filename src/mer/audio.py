@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from os import PathLike
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -119,3 +120,70 @@ def load(
 
         y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, res_type="soxr_hq")
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def stream(path: str | PathLike, sr: int = DEFAULT_SR, block_seconds: float = 30.0) -> Iterator[np.ndarray]:
+    """Decode a whole file block by block: the samples of ``load(path, sr)``, in pieces.
+
+    Memory stays bounded by the block however long the file is. The blocks are
+    resampled by one streaming soxr resampler (the same "HQ" filter that `load` uses
+    through librosa), so their concatenation equals `load`'s output sample for sample.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    sr : int > 0
+        Target sample rate in Hz.
+    block_seconds : float > 0
+        Native-rate audio decoded per block.
+
+    Yields
+    ------
+    np.ndarray, shape (n,), float32
+        Consecutive pieces of the mono signal at `sr`.
+
+    Raises
+    ------
+    MerError
+        As `load` (raised when the bad part of the file is reached).
+    """
+    import soxr
+
+    if sr <= 0:
+        raise ValueError(f"sr must be a positive sample rate in Hz, got {sr}")
+    path = check_audio_path(path)
+    try:
+        f = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        raise MerError(f"cannot decode audio ({exc})", path) from None
+    with f:
+        native_sr = f.samplerate
+        resampler = None if native_sr == sr else soxr.ResampleStream(native_sr, sr, 1, dtype="float32", quality="HQ")
+        block = max(1, int(block_seconds * native_sr))
+        n_in = n_out = 0
+        pending = np.zeros(0, dtype=np.float32)  # held back: the end is trimmed or padded like librosa.resample
+        while True:
+            try:
+                data = f.read(frames=block, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+                raise MerError(f"cannot decode audio ({exc})", path) from None
+            last = data.shape[0] < block
+            y = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+            if not np.all(np.isfinite(y)):
+                raise MerError("decoded audio contains NaN or infinite samples", path)
+            n_in += len(y)
+            if resampler is not None:
+                y = resampler.resample_chunk(y, last=last)
+            if len(pending):
+                yield pending
+            n_out += len(pending)
+            pending = np.ascontiguousarray(y, dtype=np.float32)
+            if last:
+                break
+        if n_in == 0:
+            raise MerError("zero-length audio (no samples)", path)
+        if resampler is not None:
+            total = int(np.ceil(n_in * (float(sr) / native_sr)))
+            pending = np.pad(pending, (0, max(0, total - n_out - len(pending))))[: max(0, total - n_out)]
+        if len(pending):
+            yield pending

@@ -31,6 +31,11 @@ CacheDir = Annotated[
 ]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for feature extraction.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+Scheduler = Annotated[
+    Optional[str],
+    typer.Option("--scheduler", envvar="MER_SCHEDULER",
+                 help="Extract on this Dask cluster (e.g. tcp://host:8786) instead of local processes."),
+]
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -79,6 +84,7 @@ def features(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .npz file.")],
     pooled: Annotated[bool, typer.Option(help="Summary statistics over time instead of full matrices.")] = False,
     jobs: Jobs = 1,
+    scheduler: Scheduler = None,
     cache_dir: CacheDir = None,
     quiet: Quiet = False,
 ) -> None:
@@ -88,7 +94,7 @@ def features(
 
     try:
         ds = datasets.load(data, cache_dir=cache_dir)
-        res = extract_dataset(ds, cache_dir=cache_dir, jobs=jobs, progress=not quiet)
+        res = extract_dataset(ds, cache_dir=cache_dir, jobs=jobs, progress=not quiet, scheduler=scheduler)
         summary = export_npz(out, ds, res, pooled=pooled)
     except MerError as exc:
         raise _fail(exc)
@@ -98,6 +104,175 @@ def features(
     )
     _report_failures(res.failures)
     if res.failures:
+        raise typer.Exit(3)
+
+
+def _cv_table(cv, title: str) -> Table:
+    """Per-fold accuracy / macro-F1 and their mean ± std."""
+    table = Table(title=title)
+    for col in ("fold", "train", "test", "accuracy", "macro-F1", "time (s)"):
+        table.add_column(col, justify="right")
+    for f in cv.folds:
+        name = f"{f['fold'] + 1}" if cv.repeats == 1 else f"{f['repeat'] + 1}.{f['fold'] + 1}"
+        table.add_row(name, str(f["n_train"]), str(f["n_test"]), f"{f['accuracy']:.3f}", f"{f['macro_f1']:.3f}",
+                      f"{f['wall_s']:.1f}")
+    table.add_row("mean ± std", "", "", f"{cv.mean('accuracy'):.3f} ± {cv.std('accuracy'):.3f}",
+                  f"{cv.mean('macro_f1'):.3f} ± {cv.std('macro_f1'):.3f}", f"{cv.wall_s:.1f}", style="bold")
+    return table
+
+
+def _metrics_tables(m: dict, title: str | None = None) -> tuple[Table, Table]:
+    """Per-class precision / recall / F1 and the confusion matrix of a metrics dict."""
+    per_class = Table(title=title or f"accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} on {m['n']} clips")
+    for col in ("class", "precision", "recall", "F1", "support"):
+        per_class.add_column(col, justify="left" if col == "class" else "right")
+    for lab, s in m["per_class"].items():
+        per_class.add_row(lab, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["support"]))
+    confusion = Table(title="confusion (rows: true, columns: predicted)")
+    confusion.add_column("")
+    for lab in m["labels"]:
+        confusion.add_column(lab, justify="right")
+    for lab, row in zip(m["labels"], m["confusion"]):
+        confusion.add_row(lab, *(str(v) for v in row))
+    return per_class, confusion
+
+
+@app.command()
+def train(
+    data: Annotated[str, typer.Option("--data", "-d", help="Training data: folder, CSV manifest or 'synthetic'.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The model file to write (.mer).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="rnn, brnn, lstm, gru, paper-rnn, paper-brnn, "
+                                       "paper-lstm, or a baseline: logreg, ridge, linear_svm, rbf_svm, random_forest, "
+                                       "adaboost, gaussian_nb, lda, qda, ovr_logreg, knn, mlp (add -flat for "
+                                       "flattened frames).")] = "lstm",
+    folds: Annotated[int, typer.Option(min=0, help="Grouped CV folds (0: no CV, final fit only).")] = 5,
+    repeats: Annotated[int, typer.Option(min=1, help="Repeated CV with different shuffles.")] = 1,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Max epochs (recurrent models).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of folds, weights and shuffling.")] = 0,
+    augment: Annotated[int, typer.Option(min=0, help="Augmented copies of each training clip (noise, shift, pitch; "
+                                         "the paper's 3). Made of training folds only.")] = 0,
+    jobs: Jobs = 1,
+    cache_dir: CacheDir = None,
+    quiet: Quiet = False,
+) -> None:
+    """Cross-validate MODEL on DATA (artist / song-grouped folds), then fit it on all of DATA and save it."""
+    from mer import datasets, modelfile
+    from mer.training import is_sequence_model, train as train_model
+
+    params = {"epochs": epochs} if epochs is not None and is_sequence_model(model) else {}
+    try:
+        ds = datasets.load(data, cache_dir=cache_dir)
+        res = train_model(ds, model, folds=folds if folds > 1 else 0, repeats=repeats, seed=seed, params=params,
+                          jobs=jobs, cache_dir=cache_dir, progress=not quiet, augment=augment)
+        modelfile.save(res.model, out)
+    except MerError as exc:
+        raise _fail(exc)
+    if res.cv is not None:
+        cv = res.cv
+        console.print(_cv_table(cv, f"{model} on {ds.name}: {folds}-fold grouped CV"))
+        pooled = {"labels": cv.labels, "per_class": _pooled_per_class(cv), "confusion": cv.confusion.tolist()}
+        console.print(*_metrics_tables(pooled, title="per class, out-of-fold predictions pooled over folds"))
+    meta = res.model.metadata["data"]
+    console.print(f"wrote {out}: {model} trained on {meta['n_clips']} clips of {ds.name}")
+    _report_failures(res.failures)
+    if res.failures:
+        raise typer.Exit(3)
+
+
+def _pooled_per_class(cv) -> dict:
+    """Per-class scores of the confusion matrix summed over folds."""
+    import numpy as np
+
+    C = np.asarray(cv.confusion, dtype=float)
+    out = {}
+    for i, lab in enumerate(cv.labels):
+        tp, pred, true = C[i, i], C[:, i].sum(), C[i].sum()
+        p, r = (tp / pred if pred else 0.0), (tp / true if true else 0.0)
+        out[lab] = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "support": int(true)}
+    return out
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="A trained model (.mer).")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Labelled data: folder, CSV manifest or 'synthetic'.")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the metrics as JSON here.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the confusion matrix as a picture (PNG).")] = None,
+    jobs: Jobs = 1,
+    cache_dir: CacheDir = None,
+    quiet: Quiet = False,
+) -> None:
+    """Accuracy, macro-F1, per-class scores and confusion matrix of MODEL on DATA."""
+    from mer import datasets
+    from mer._io import write_json
+    from mer.inference import evaluate as evaluate_model, load_model
+
+    try:
+        trained = load_model(model)
+        ds = datasets.load(data, cache_dir=cache_dir)
+        metrics, failures = evaluate_model(trained, ds, jobs=jobs, cache_dir=cache_dir, progress=not quiet)
+    except MerError as exc:
+        raise _fail(exc)
+    console.print(*_metrics_tables(metrics))
+    if json_out:
+        write_json(json_out, metrics)
+        console.print(f"wrote {json_out}")
+    if plot:
+        from mer.plots import plot_confusion
+
+        plot_confusion(metrics["confusion"], metrics["labels"], plot,
+                       title=f"{trained.name} on {ds.name}: accuracy {metrics['accuracy']:.3f}")
+        console.print(f"wrote {plot}")
+    _report_failures(failures)
+    if failures:
+        raise typer.Exit(3)
+
+
+@app.command()
+def predict(
+    files: Annotated[list[Path], typer.Argument(help="Audio files.")],
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="A trained model (.mer).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
+    jobs: Jobs = 1,
+    cache_dir: CacheDir = None,
+    quiet: Quiet = False,
+) -> None:
+    """Quadrant, the four probabilities, and valence / arousal of each file."""
+    import csv
+    import io
+    import json
+
+    from mer.inference import load_model, predict_files
+
+    if fmt not in ("table", "json", "csv"):
+        raise _fail(MerError(f"unknown format '{fmt}' (use table, json or csv)"))
+    try:
+        trained = load_model(model)
+        preds, failures = predict_files(trained, files, jobs=jobs, cache_dir=cache_dir,
+                                        progress=not quiet and fmt == "table")
+    except MerError as exc:
+        raise _fail(exc)
+    labels = trained.labels
+    if fmt == "json":
+        print(json.dumps([p.to_dict() for p in preds], indent=2))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["path", "quadrant", *(f"p_{q}" for q in labels), "valence", "arousal"])
+        for p in preds:
+            w.writerow([p.path, p.quadrant, *(f"{p.probabilities[q]:.4f}" for q in labels),
+                        f"{p.valence:.4f}", f"{p.arousal:.4f}"])
+        print(buf.getvalue(), end="")
+    else:
+        table = Table(title=f"{trained.name}: {len(preds)} file(s)")
+        for col in ("file", "quadrant", *labels, "valence", "arousal"):
+            table.add_column(col, justify="left" if col in ("file", "quadrant") else "right")
+        for p in preds:
+            table.add_row(str(p.path), p.quadrant, *(f"{p.probabilities[q]:.3f}" for q in labels),
+                          f"{p.valence:+.3f}", f"{p.arousal:+.3f}")
+        console.print(table)
+    _report_failures(failures)
+    if failures:
         raise typer.Exit(3)
 
 
@@ -125,7 +300,70 @@ def demo(
     console.print(table)
     for f in rep.figures:
         console.print(f"[bold]figure[/] {f}")
+    if rep.cv:
+        table = Table(title=f"{rep.n_folds}-fold song-grouped CV on the synthetic set")
+        for col in ("model", "macro-F1", "accuracy", "time (s)"):
+            table.add_column(col, justify="left" if col == "model" else "right")
+        for name, s in rep.cv.items():
+            table.add_row(name, f"{s['macro_f1_mean']:.3f} ± {s['macro_f1_std']:.3f}",
+                          f"{s['accuracy_mean']:.3f} ± {s['accuracy_std']:.3f}", f"{s['wall_s']:.1f}")
+        console.print(table)
+        console.print(f"[bold]model[/] {rep.model_path} (best by macro-F1: {rep.model_name}, fitted on all clips)")
+    if rep.prediction is not None:
+        p = rep.prediction
+        probs = ", ".join(f"{q} {v:.2f}" for q, v in p.probabilities.items())
+        console.print(f"[bold]prediction[/] {rep.fresh_clip} (a new {rep.fresh_label} song): {p.quadrant} "
+                      f"({probs}); valence {p.valence:+.2f}, arousal {p.arousal:+.2f}")
     _report_failures(rep.failures)
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers, e.g. 0,3; got '{text}'") from None
+
+
+@app.command()
+def experiment(
+    data: Annotated[list[str], typer.Option("--data", "-d", help="A dataset (repeat for several): folder, CSV "
+                                            "manifest, EMOPIA MIDI folder or 'synthetic'.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (results, plots, finished cells).")],
+    models: Annotated[Optional[str], typer.Option(help="Comma-separated model names (default: rnn, brnn, lstm, "
+                                                  "gru and the 12 baselines; --quick: rnn, lstm, logreg, rbf_svm).")] = None,
+    augment: Annotated[str, typer.Option(help="Augmented copies per training clip, one grid level each, e.g. 0,3.")] = "0,3",
+    augmenter: Annotated[str, typer.Option(help="'paper' (noise / shift / pitch, one per copy) or 'all'.")] = "paper",
+    folds: Annotated[int, typer.Option(min=2, help="Grouped CV folds, the same for every model.")] = 5,
+    repeats: Annotated[int, typer.Option(min=1, help="Repeated CV with different shuffles.")] = 1,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Max epochs of the recurrent models.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of subsets, folds, copies and models.")] = 0,
+    quick: Annotated[bool, typer.Option("--quick", help="A first look in minutes: 16 clips per quadrant, 3 folds, "
+                                        "5 epochs, 4 models.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for MIDI rendering, feature "
+                                      "extraction and augmentation.")] = 2,
+    cache_dir: CacheDir = None,
+    quiet: Quiet = False,
+) -> None:
+    """Compare models across datasets and augmentation, leakage-free, with paired tests of the paper's claims.
+
+    Resumable: finished cells are kept in OUT/cells and skipped on a rerun.
+    """
+    from mer.experiment import run_experiment
+
+    try:
+        res = run_experiment(data, out, models=models.split(",") if models else None, augment=_int_list(augment),
+                             augmenter=augmenter, folds=folds, repeats=repeats, seed=seed, quick=quick, epochs=epochs,
+                             cache_dir=cache_dir, jobs=jobs, progress=not quiet)
+    except MerError as exc:
+        raise _fail(exc)
+    for f in res["findings"]:
+        console.print(f"[bold]{f['claim']}[/]: {f['summary']}", highlight=False)
+    console.print(f"wrote {out / 'results.md'} and {out / 'results.json'} ({res['n_cells_computed']} cells computed, "
+                  f"{res['n_cells_skipped']} reused, {res['wall_s']:.0f} s)")
+    failures = [(None, r) for d in res["datasets"] for r in d["failures"] + d["copy_failures"]]
+    _report_failures(failures)
+    if failures:
+        raise typer.Exit(3)
 
 
 def main() -> None:  # pragma: no cover

@@ -12,6 +12,9 @@
   ``calm``, ...) mapped to quadrants. Each clip is its own group.
 * A CSV manifest with a header ``path,label[,group]``; relative paths are relative to
   the CSV's folder; labels are quadrants or mood words.
+* EMOPIA (Hung et al. 2021): a flat folder of ``Q<k>_<song>_<n>.mid`` piano MIDI
+  files, rendered to audio with a SoundFont synthesizer and cached (:mod:`mer.midi`).
+  Label = the prefix, group = the song.
 
 Groups exist so that evaluation keeps an artist, a song, or every augmented copy of
 one clip in one fold.
@@ -161,11 +164,20 @@ def load(source: str | PathLike, *, cache_dir: str | PathLike | None = None) -> 
         ds = load_manifest(path)
     elif (path / _4Q_ANNOTATIONS).is_file():
         ds = load_4q(path)
+    elif _is_midi_folder(path):
+        from mer import midi
+
+        ds = midi.load_emopia(path, cache_dir=cache_dir)
     else:
         ds = load_label_folders(path)
     if not ds.clips:
         raise MerError("no audio clips found", path)
     return ds
+
+
+def _is_midi_folder(path: Path) -> bool:
+    """A flat folder of EMOPIA-named MIDI files (``Q<k>_<song>_<n>.mid``), see :mod:`mer.midi`."""
+    return any(re.match(r"^Q[1-4]_.+_\d+\.midi?$", p.name, re.IGNORECASE) for p in path.iterdir() if p.is_file())
 
 
 def _parse_options(text: str) -> dict:

@@ -5,7 +5,8 @@ first (by content hash), extracts only the misses in ``jobs`` worker processes, 
 writes each result to the cache as soon as it is ready, so an interrupted run
 resumes where it stopped and a second run over the same data does no feature work.
 A file that fails (corrupt, too short, unsupported) is recorded with a one-line
-reason and the others go on.
+reason and the others go on. With ``scheduler=`` the misses are extracted on a Dask
+distributed cluster instead (:func:`map_on_cluster`), with the same results.
 """
 
 from __future__ import annotations
@@ -23,12 +24,17 @@ import numpy as np
 from mer import audio
 from mer.cache import FeatureCache
 from mer.errors import MerError
-from mer.features import FeatureConfig, extract
+from mer.features import DEFAULT_METHOD, FeatureConfig, extract
+from mer.fused import LONG_TRACK_SECONDS, extract_long_file
 from mer.progress import progress_bar
 
 
 def extract_file(path: str | PathLike, config: FeatureConfig | None = None, method: str | None = None) -> np.ndarray:
     """Decode one file and return its (204, T) feature matrix.
+
+    With the fused method (the default), a file longer than
+    :data:`mer.fused.LONG_TRACK_SECONDS` is decoded and analysed window by window in
+    bounded memory (:func:`mer.fused.extract_long_file`).
 
     Raises
     ------
@@ -36,6 +42,8 @@ def extract_file(path: str | PathLike, config: FeatureConfig | None = None, meth
         Naming the file, for anything wrong with it.
     """
     config = config or FeatureConfig()
+    if (method or DEFAULT_METHOD) == "fused" and audio.duration(path) > LONG_TRACK_SECONDS:
+        return extract_long_file(path, config)
     y = audio.load(path, sr=config.sr)
     try:
         return extract(y, config, method)
@@ -70,15 +78,30 @@ class ExtractionResult:
         return np.array([f is not None for f in self.features], dtype=bool)
 
 
-def _worker(path: str, key: str, config: FeatureConfig, method: str | None, cache_root: str) -> tuple[str, np.ndarray | None, str | None]:
+def _worker(source, key: str, config: FeatureConfig, method: str | None, cache_root: str) -> tuple[str, np.ndarray | None, str | None]:
+    # `source` is a path (str) or a picklable callable ``source(sr) -> mono float32`` (e.g.
+    # an augmented copy, see mer.augment); either way the result goes through the same cache.
+    X, error = _extract_source(source, config, method)
+    if error is None:
+        FeatureCache(cache_root, config).put(key, X)
+    return key, X, error
+
+
+def _extract_source(source, config: FeatureConfig, method: str | None) -> tuple[np.ndarray | None, str | None]:
+    """(features, None) or (None, one-line reason): what a worker sends back; writes nothing."""
     try:
-        X = extract_file(path, config, method)
+        if callable(source):
+            try:
+                X = extract(source(config.sr), config, method)
+            except MerError as exc:
+                raise exc.with_path(str(source)) from None
+        else:
+            X = extract_file(source, config, method)
     except MerError as exc:
-        return key, None, str(exc)
+        return None, str(exc)
     except Exception as exc:  # a library bug on one odd file must not end the batch
-        return key, None, f"{path}: unexpected {type(exc).__name__} ({' '.join(str(exc).split())})"
-    FeatureCache(cache_root, config).put(key, X)
-    return key, X, None
+        return None, f"{source}: unexpected {type(exc).__name__} ({' '.join(str(exc).split())})"
+    return X, None
 
 
 def _init_worker() -> None:
@@ -96,6 +119,7 @@ def extract_files(
     method: str | None = None,
     progress: bool = True,
     description: str = "features",
+    scheduler=None,
 ) -> ExtractionResult:
     """Feature matrices of many files, through the cache, in parallel.
 
@@ -112,6 +136,10 @@ def extract_files(
         Extraction method (see :data:`mer.features.EXTRACTORS`).
     progress : bool
         Show a progress bar.
+    scheduler : str or distributed.Client, optional
+        Extract the cache misses on this Dask cluster (an address such as
+        ``tcp://host:8786``, or a client) instead of in local processes; `jobs` is then
+        ignored. The features are the same; see :func:`map_on_cluster`.
 
     Returns
     -------
@@ -138,26 +166,144 @@ def extract_files(
         else:
             todo.setdefault(key, []).append(i)
 
-    with progress_bar(description, total=len(todo), enabled=progress) as advance:
-        if jobs <= 1 or len(todo) <= 1:
-            results = (_worker(str(paths[idx[0]]), key, config, method, str(cache.root)) for key, idx in todo.items())
-            for res in results:
-                _collect(res, todo, features, failures)
-                advance()
-        else:
-            ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
-                futures = [
-                    pool.submit(_worker, str(paths[idx[0]]), key, config, method, str(cache.root))
-                    for key, idx in todo.items()
-                ]
-                for fut in as_completed(futures):
-                    _collect(fut.result(), todo, features, failures)
-                    advance()
+    sources = {key: str(paths[idx[0]]) for key, idx in todo.items()}
+    _compute(sources, todo, features, failures, cache=cache, method=method, jobs=jobs,
+             progress=progress, description=description, scheduler=scheduler)
     return ExtractionResult(
         paths=paths,
         features=features,
         failures=[(paths[i], failures[i]) for i in sorted(failures)],
+        n_cached=n_cached,
+        n_computed=sum(features[i] is not None for idx in todo.values() for i in idx),
+    )
+
+
+def _compute(sources: dict, todo: dict, features: list, failures: dict, *, cache: FeatureCache,
+             method: str | None, jobs: int, progress: bool, description: str, scheduler=None) -> None:
+    """Extract every cache miss (key -> source), in `jobs` processes, filling `features` / `failures`."""
+    config = cache.config
+    with progress_bar(description, total=len(todo), enabled=progress) as advance:
+        if scheduler is not None and todo:
+            for key, X, error in map_on_cluster(sources, config, method, scheduler):
+                if error is None:
+                    cache.put(key, X)  # by this process: the workers need no access to the cache
+                _collect((key, X, error), todo, features, failures)
+                advance()
+        elif jobs <= 1 or len(todo) <= 1:
+            for key, source in sources.items():
+                _collect(_worker(source, key, config, method, str(cache.root)), todo, features, failures)
+                advance()
+        else:
+            ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
+                futures = [pool.submit(_worker, source, key, config, method, str(cache.root))
+                           for key, source in sources.items()]
+                for fut in as_completed(futures):
+                    _collect(fut.result(), todo, features, failures)
+                    advance()
+
+
+#: How long to wait for a Dask scheduler to answer, in dask's time syntax.
+SCHEDULER_TIMEOUT = "20s"
+
+
+def map_on_cluster(sources: dict, config: FeatureConfig, method: str | None, scheduler):
+    """Extract sources on a Dask distributed cluster; yield ``(key, X, error)`` as they finish.
+
+    The same extraction as a local run (:func:`_extract_source` in each worker), so the
+    features are identical; the matrices come back to this process, which caches them,
+    so the workers need neither the cache nor write access anywhere. Each worker needs
+    ``mer`` installed and the audio files at the same paths (a shared file system).
+
+    Parameters
+    ----------
+    sources : dict of key -> source
+        Cache key -> audio path (or picklable callable, as for :func:`extract_sources`).
+    config : FeatureConfig
+    method : str or None
+    scheduler : str or distributed.Client
+        A scheduler address (``tcp://host:8786``) or a connected client.
+
+    Yields
+    ------
+    (key, X or None, error or None)
+        One per source, in completion order; a lost worker is reported as an error.
+    """
+    from distributed import Client, as_completed as completed
+
+    if isinstance(scheduler, Client):
+        client = scheduler
+    else:
+        try:
+            client = Client(scheduler, set_as_default=False, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise MerError(f"cannot connect to the Dask scheduler at {scheduler} ({exc})") from None
+    try:
+        futures = {client.submit(_extract_source, source, config, method, pure=False,
+                                 key=f"mer-features-{method}-{config.key()}-{key}"): key
+                   for key, source in sources.items()}
+        for fut in completed(futures, loop=client.loop):
+            key = futures[fut]
+            try:
+                X, error = fut.result()
+            except Exception as exc:  # the worker died or the cluster went away
+                X, error = None, f"{sources[key]}: not extracted on the cluster ({type(exc).__name__}: {exc})"
+            fut.release()
+            yield key, X, error
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def extract_sources(
+    items: Sequence[tuple[str, object]],
+    *,
+    config: FeatureConfig | None = None,
+    cache_dir: str | PathLike | None = None,
+    jobs: int = 1,
+    method: str | None = None,
+    progress: bool = True,
+    description: str = "features",
+    scheduler=None,
+) -> ExtractionResult:
+    """Feature matrices of audio that is not a file, through the same cache as :func:`extract_files`.
+
+    Parameters
+    ----------
+    items : sequence of (key, source)
+        ``key`` is the cache key (a hex digest naming the audio uniquely, e.g. of the source
+        file, the transform chain and the seed); ``source`` is a picklable callable
+        ``source(sr) -> np.ndarray of shape (n_samples,)`` producing mono float32 audio at
+        ``sr`` Hz; it is called only on a cache miss. Its ``str()`` names it in failures.
+    config, cache_dir, jobs, method, progress, description, scheduler
+        As for :func:`extract_files`.
+
+    Returns
+    -------
+    ExtractionResult
+        ``paths`` holds ``Path(str(source))`` of each item, for reporting.
+    """
+    config = config or FeatureConfig()
+    cache = FeatureCache(cache_dir, config)
+    features: list[np.ndarray | None] = [None] * len(items)
+    failures: dict[int, str] = {}
+    todo: dict[str, list[int]] = {}
+    sources: dict = {}
+    n_cached = 0
+    for i, (key, source) in enumerate(items):
+        X = cache.get(key)
+        if X is not None:
+            features[i] = X
+            n_cached += 1
+        else:
+            todo.setdefault(key, []).append(i)
+            sources.setdefault(key, source)
+    _compute(sources, todo, features, failures, cache=cache, method=method, jobs=jobs,
+             progress=progress, description=description, scheduler=scheduler)
+    return ExtractionResult(
+        paths=[Path(str(source)) for _, source in items],
+        features=features,
+        failures=[(Path(str(items[i][1])), failures[i]) for i in sorted(failures)],
         n_cached=n_cached,
         n_computed=sum(features[i] is not None for idx in todo.values() for i in idx),
     )

@@ -23,6 +23,8 @@ Edge cases, decided here once:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import warnings
@@ -161,6 +163,26 @@ class FeatureSpec:
         return np.take(X, self.indices(groups), axis=-2)
 
 
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Run the enclosed matrix products on one BLAS thread.
+
+    OpenBLAS rounds a multi-threaded float32 matrix product differently from a
+    single-threaded one (the mel bands differ in the last bit), so features are computed
+    on one thread: then they are bitwise the same in this process, in a worker process
+    and on a Dask worker. The parallelism of `mer` is across files.
+    """
+    with _threadpools().limit(limits=1, user_api="blas"):
+        yield
+
+
+@functools.lru_cache(maxsize=1)
+def _threadpools():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()  # inspecting the loaded libraries once is enough
+
+
 def _check_signal(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1:
@@ -199,7 +221,7 @@ def reference_features(y: np.ndarray, config: FeatureConfig | None = None) -> di
     y = _check_signal(y, c)
     sr, n_fft, hop = c.sr, c.n_fft, c.hop_length
     stft = dict(sr=sr, n_fft=n_fft, hop_length=hop)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), single_threaded_blas():
         warnings.filterwarnings("ignore", message="Trying to estimate tuning from empty frequency set")
         warnings.filterwarnings("ignore", message="n_fft=.* is too large for input signal")
         return {
@@ -254,11 +276,21 @@ def extract_reference(y: np.ndarray, config: FeatureConfig | None = None) -> np.
     return stack_features(reference_features(y, config), config)
 
 
+def _extract_fused(y: np.ndarray, config: FeatureConfig | None = None) -> np.ndarray:
+    # imported on first use: mer.fused builds on this module
+    from mer.fused import extract_fused
+
+    return extract_fused(y, config)
+
+
 #: Extraction methods by name; the default is what the rest of `mer` uses.
+#: "fused" (:mod:`mer.fused`) equals "reference" (tests/test_fused.py) and is several
+#: times faster; "reference" is the paper's one-librosa-call-per-feature recipe.
 EXTRACTORS: dict[str, Callable[[np.ndarray, FeatureConfig | None], np.ndarray]] = {
     "reference": extract_reference,
+    "fused": _extract_fused,
 }
-DEFAULT_METHOD = "reference"
+DEFAULT_METHOD = "fused"
 
 
 def extract(y: np.ndarray, config: FeatureConfig | None = None, method: str | None = None) -> np.ndarray:
@@ -269,14 +301,19 @@ def extract(y: np.ndarray, config: FeatureConfig | None = None, method: str | No
     y : np.ndarray, shape (n_samples,)
         Mono audio at ``config.sr``.
     config : FeatureConfig, optional
-    method : str, optional
-        A key of :data:`EXTRACTORS`; default :data:`DEFAULT_METHOD`.
+    method : str or callable, optional
+        A key of :data:`EXTRACTORS`; default :data:`DEFAULT_METHOD`. A callable
+        ``method(y, config)`` is called as is: other feature families (e.g.
+        :func:`mer.descriptors.describe` with its own config) reuse the cached,
+        parallel extraction path this way.
 
     Returns
     -------
     np.ndarray, shape (204, T), float32
     """
     method = method or DEFAULT_METHOD
+    if callable(method):
+        return method(y, config)
     try:
         fn = EXTRACTORS[method]
     except KeyError:

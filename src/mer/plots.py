@@ -64,3 +64,31 @@ def plot_feature_matrices(
     axes[0].set_yticklabels(spec.group_names, fontsize=7)
     fig.suptitle("The paper's 204 feature rows (each row standardised per clip; mel in dB)", fontsize=11)
     save_figure(fig, path)
+
+
+def plot_confusion(confusion, labels: Sequence[str], path: str | PathLike, title: str = "") -> None:
+    """A confusion matrix as a picture: counts in the cells, rows shaded by recall.
+
+    Parameters
+    ----------
+    confusion : array-like, shape (n_labels, n_labels)
+        ``confusion[i][j]`` = clips of true class ``i`` predicted as ``j``.
+    labels : sequence of str
+    path : path
+        PNG, SVG or PDF, by extension.
+    """
+    C = np.asarray(confusion, dtype=float)
+    rates = C / np.maximum(C.sum(axis=1, keepdims=True), 1)
+    plt, fig = _figure(figsize=(1.1 * len(labels) + 2.2, 1.0 * len(labels) + 1.6))
+    ax = fig.subplots()
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(C.shape[0]):
+        for j in range(C.shape[1]):
+            ax.text(j, i, f"{int(C[i, j])}", ha="center", va="center",
+                    color="white" if rates[i, j] > 0.6 else "black", fontsize=11)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or f"confusion ({int(C.sum())} clips)", fontsize=10)
+    save_figure(fig, path)

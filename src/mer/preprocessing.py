@@ -158,3 +158,80 @@ class RowStandardizer:
 
     def fit_transform(self, X, y=None) -> np.ndarray:
         return self.fit(X).transform(X)
+
+
+class SequencePreprocessor:
+    """The fitted chain from extracted (204, T) matrices to model input, in one object.
+
+    Order: mel to dB (optional) -> mean-pool `pool` frames -> per-row standardisation
+    (statistics from the training clips only) -> fixed length (optional, zero padding
+    after standardisation, i.e. padding at the training mean). Models own one of these
+    and save its state with their weights, so a prediction sees exactly the
+    transforms the model was trained with.
+
+    Parameters
+    ----------
+    mel_db : bool
+        Convert the power-mel rows to dB (per-clip 80 dB floor) first.
+    pool : int >= 1
+        Frames averaged into one (1 keeps the paper's 23.2 ms frames).
+    n_frames : int or None
+        Pad / truncate to this many (pooled) frames; None keeps each clip's length.
+    standardize : bool
+        Fit and apply a :class:`RowStandardizer`.
+
+    Attributes
+    ----------
+    standardizer_ : RowStandardizer or None
+        Set by :meth:`fit`.
+    """
+
+    def __init__(self, mel_db: bool = True, pool: int = 1, n_frames: int | None = None, standardize: bool = True):
+        self.mel_db = mel_db
+        self.pool = pool
+        self.n_frames = n_frames
+        self.standardize = standardize
+
+    def _raw(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2:
+            raise ValueError(f"expected a (n_rows, T) feature matrix, got shape {x.shape}")
+        if self.mel_db:
+            x = mel_to_db(x)
+        return pool_frames(x, int(self.pool))
+
+    def fit(self, X: Sequence[np.ndarray], y=None) -> "SequencePreprocessor":
+        """Fit the standardiser on the clips of `X` (a sequence of (n_rows, T_i) matrices)."""
+        self.standardizer_ = RowStandardizer().fit(self._raw(x) for x in X) if self.standardize else None
+        return self
+
+    def transform_one(self, x: np.ndarray) -> np.ndarray:
+        """(n_rows, T) -> (n_rows, T'), float32, T' = ceil(T / pool) or ``n_frames``."""
+        x = self._raw(x)
+        if self.standardize:
+            if getattr(self, "standardizer_", None) is None:
+                raise RuntimeError("SequencePreprocessor with standardize=True must be fitted first")
+            x = self.standardizer_.transform(x)
+        if self.n_frames is not None:
+            x = fix_length(x, int(self.n_frames))
+        return x
+
+    def transform(self, X: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [self.transform_one(x) for x in X]
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """The fitted statistics as plain arrays (for model files)."""
+        if self.standardizer_ is None:
+            return {}
+        return {"mean": self.standardizer_.mean_, "scale": self.standardizer_.scale_}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> "SequencePreprocessor":
+        """Restore what :meth:`get_state` returned."""
+        if self.standardize:
+            st = RowStandardizer()
+            st.mean_ = np.asarray(state["mean"], dtype=np.float32)
+            st.scale_ = np.asarray(state["scale"], dtype=np.float32)
+            self.standardizer_ = st
+        else:
+            self.standardizer_ = None
+        return self

@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+
+from mer.errors import MerError
+from mer.evaluation import (Subset, classification_metrics, cross_validate, grouped_folds, grouped_holdout)
+from mer.models import SequenceClassifier
+
+
+def test_grouped_folds_never_share_a_group_over_random_groupings():
+    rng = np.random.default_rng(0)
+    for trial in range(25):
+        n = int(rng.integers(40, 120))
+        groups = rng.integers(0, int(rng.integers(10, 40)), size=n)
+        y = rng.integers(0, 4, size=n)
+        n_splits = int(rng.integers(2, 6))
+        folds = grouped_folds(y, groups, n_splits=n_splits, repeats=2, seed=trial)
+        assert len(folds) == 2 * n_splits
+        for r in range(2):
+            tests = np.concatenate([f.test for f in folds if f.repeat == r])
+            assert np.array_equal(np.sort(tests), np.arange(n))  # test sets partition the data
+        for f in folds:
+            assert not set(groups[f.train]) & set(groups[f.test])
+            assert len(np.intersect1d(f.train, f.test)) == 0
+
+
+def test_repeats_shuffle_differently_and_are_stratified():
+    y = np.repeat(np.arange(4), 50)
+    groups = np.arange(200) // 2
+    folds = grouped_folds(y, groups, n_splits=5, repeats=2, seed=0)
+    first = [tuple(f.test) for f in folds if f.repeat == 0]
+    second = [tuple(f.test) for f in folds if f.repeat == 1]
+    assert set(first) != set(second)
+    for f in folds:  # each class about a fifth of the clips in every test fold
+        counts = np.bincount(y[f.test], minlength=4)
+        assert counts.min() >= 8 and counts.max() <= 12
+
+
+def test_too_few_groups_is_a_clear_error():
+    with pytest.raises(MerError, match="3 group"):
+        grouped_folds([0, 1, 0, 1, 0, 1], [0, 0, 1, 1, 2, 2], n_splits=5)
+
+
+def test_grouped_holdout_is_disjoint_and_about_the_fraction():
+    y = np.repeat(np.arange(4), 30)
+    groups = np.arange(120) // 3
+    tr, va = grouped_holdout(y, groups, fraction=0.2, seed=1)
+    assert not set(groups[tr]) & set(groups[va])
+    assert 18 <= len(va) <= 30 and len(tr) + len(va) == 120
+    tr, va = grouped_holdout(y, np.zeros(120), fraction=0.2)  # one group: nothing to hold out
+    assert len(va) == 0 and len(tr) == 120
+
+
+def test_classification_metrics_by_hand():
+    y_true = ["Q1", "Q1", "Q2", "Q3", "Q4", "Q4"]
+    y_pred = ["Q1", "Q2", "Q2", "Q3", "Q3", "Q4"]
+    m = classification_metrics(y_true, y_pred, ["Q1", "Q2", "Q3", "Q4"])
+    assert m["n"] == 6 and m["accuracy"] == pytest.approx(4 / 6)
+    assert m["confusion"] == [[1, 1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 1]]
+    assert m["per_class"]["Q1"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert m["per_class"]["Q2"]["precision"] == 0.5 and m["per_class"]["Q2"]["recall"] == 1.0
+    assert m["macro_f1"] == pytest.approx(np.mean([2 / 3, 2 / 3, 2 / 3, 2 / 3]))
+
+
+def test_subset_is_a_lazy_view():
+    data = [np.full((2, 3), i) for i in range(10)]
+    s = Subset(data, [7, 2, 5])
+    assert len(s) == 3 and s[0][0, 0] == 7 and s[-1][0, 0] == 5
+    assert [x[0, 0] for x in s[1:]] == [2, 5]
+
+
+def test_standardisation_is_fitted_inside_the_training_folds_only():
+    # The test fold's clips carry a large offset; a standardiser that saw them would
+    # move its mean far from 0.
+    rng = np.random.default_rng(0)
+    n = 24
+    y = np.array(["Q1", "Q2", "Q3", "Q4"] * 6)
+    groups = np.arange(n) // 2
+    fold = grouped_folds(y, groups, n_splits=3, seed=0)[0]
+    X = [rng.normal(size=(204, 16)).astype(np.float32) for _ in range(n)]
+    for i in fold.test:
+        X[i] += 1000.0
+    est = SequenceClassifier(arch="rnn", epochs=1, mel_db=False, pool=1, val_fraction=0, progress=False)
+    cv = cross_validate(est, X, y, groups, folds=[fold], progress=False, return_estimators=True)
+    mean = cv.estimators[0].preprocessor_.standardizer_.mean_
+    assert np.abs(mean).max() < 1.0
+    assert cv.folds[0]["n_test"] == len(fold.test) and cv.predictions.shape == (1, n)
+
+
+def test_cross_validate_summary_has_mean_and_std(synthetic_features):
+    from mer.baselines import SummaryClassifier
+
+    _, _, f = synthetic_features
+    cv = cross_validate(SummaryClassifier("logreg"), f.X, f.y, f.groups, n_splits=3, progress=False)
+    s = cv.summary()
+    assert len(cv.folds) == 3 and s["labels"] == ["Q1", "Q2", "Q3", "Q4"]
+    assert s["accuracy_mean"] == pytest.approx(np.mean([x["accuracy"] for x in cv.folds]))
+    assert s["macro_f1_std"] == pytest.approx(np.std([x["macro_f1"] for x in cv.folds]))
+    assert np.sum(s["confusion"]) == len(f.y)
+    assert s["accuracy_mean"] > 0.5  # chance is 0.25; the synthetic quadrants are learnable

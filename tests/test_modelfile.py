@@ -1,0 +1,148 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from mer import modelfile
+from mer.baselines import SummaryClassifier
+from mer.errors import MerError
+from mer.features import FeatureConfig
+from mer.modelfile import TrainedModel
+from mer.models import SequenceClassifier
+
+
+def _data(n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.array(["Q1", "Q2", "Q3", "Q4"] * (n // 4))
+    X = [rng.random((204, 30 + i % 5)).astype(np.float32) + np.eye(204, 1, -170 - "Q1Q2Q3Q4".index(q) // 2)
+         for i, q in enumerate(y)]
+    return X, y
+
+
+def _rewrite(src, dst, change):
+    """Copy a .mer zip, letting `change(name, data) -> data` edit members."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist():
+            zout.writestr(name, change(name, zin.read(name)))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory):
+    X, y = _data()
+    d = tmp_path_factory.mktemp("models")
+    seq = SequenceClassifier(arch="brnn", epochs=2, pool=4, progress=False).fit(X, y)
+    rf = SummaryClassifier("random_forest", random_state=0, model_params={"n_estimators": 20}).fit(X, y)
+    mlp = SummaryClassifier("mlp", input="flat", pool=64, model_params={"max_iter": 30}).fit(X, y)
+    paths = {}
+    for name, est in (("seq", seq), ("rf", rf), ("mlp", mlp)):
+        paths[name] = modelfile.save(TrainedModel(est, name, FeatureConfig(), {"data": {"n_clips": 16}}),
+                                     d / f"{name}.mer")
+    return X, {"seq": seq, "rf": rf, "mlp": mlp}, paths
+
+
+@pytest.mark.parametrize("name", ["seq", "rf", "mlp"])
+def test_round_trip_gives_identical_probabilities(saved_models, name):
+    X, ests, paths = saved_models
+    loaded = modelfile.load(paths[name])
+    np.testing.assert_array_equal(loaded.predict_proba(X), ests[name].predict_proba(X))
+    assert loaded.labels == ("Q1", "Q2", "Q3", "Q4") and loaded.name == name
+    assert loaded.feature_config == FeatureConfig()
+    assert loaded.estimator.get_params() == ests[name].get_params()
+
+
+def test_manifest_describes_the_model(saved_models):
+    _, _, paths = saved_models
+    m = modelfile.read_manifest(paths["seq"])
+    assert m["format"] == "mer-model" and m["schema_version"] == modelfile.SCHEMA_VERSION
+    assert m["kind"] == "sequence" and m["estimator"]["params"]["arch"] == "brnn"
+    assert set(m["metadata"]["versions"]) >= {"mer", "torch", "sklearn", "librosa", "numpy"}
+    assert m["metadata"]["data"] == {"n_clips": 16} and "saved" in m["metadata"]
+    with zipfile.ZipFile(paths["seq"]) as z:
+        assert sorted(z.namelist()) == ["manifest.json", "weights.npz"]
+    with zipfile.ZipFile(paths["rf"]) as z:
+        assert sorted(z.namelist()) == ["estimator.skops", "manifest.json"]
+
+
+def test_not_a_zip_is_rejected(tmp_path):
+    p = tmp_path / "x.mer"
+    p.write_bytes(b"\x80\x04 definitely not a zip, maybe a pickle")
+    with pytest.raises(MerError, match=r"x\.mer: not a mer model file \(not a zip"):
+        modelfile.load(p)
+    with pytest.raises(MerError, match="model file not found"):
+        modelfile.load(tmp_path / "missing.mer")
+
+
+def test_foreign_zip_is_rejected(tmp_path):
+    p = tmp_path / "foreign.mer"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("data.txt", "hello")
+    with pytest.raises(MerError, match="no manifest.json"):
+        modelfile.load(p)
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("manifest.json", json.dumps({"format": "something-else"}))
+    with pytest.raises(MerError, match="not a mer model file"):
+        modelfile.load(p)
+
+
+def test_newer_schema_is_rejected_with_a_clear_message(saved_models, tmp_path):
+    _, _, paths = saved_models
+
+    def bump(name, data):
+        if name != "manifest.json":
+            return data
+        m = json.loads(data)
+        m["schema_version"] = modelfile.SCHEMA_VERSION + 1
+        return json.dumps(m).encode()
+
+    p = _rewrite(paths["seq"], tmp_path / "new.mer", bump)
+    with pytest.raises(MerError, match="newer mer .*upgrade mer"):
+        modelfile.load(p)
+
+
+def test_corrupt_files_are_rejected(saved_models, tmp_path):
+    _, _, paths = saved_models
+    truncated = tmp_path / "trunc.mer"
+    truncated.write_bytes(paths["seq"].read_bytes()[:-200])
+    with pytest.raises(MerError, match="trunc.mer"):
+        modelfile.load(truncated)
+    tampered = _rewrite(paths["seq"], tmp_path / "tampered.mer",
+                        lambda n, d: d[:-8] + b"\0" * 8 if n == "weights.npz" else d)
+    with pytest.raises(MerError, match="checksum of weights.npz"):
+        modelfile.load(tampered)
+
+
+def test_untrusted_types_are_refused(saved_models, tmp_path):
+    import hashlib
+
+    import skops.io
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    _, _, paths = saved_models
+    evil = skops.io.dumps(make_pipeline(FunctionTransformer(func=print)))
+
+    def swap(name, data):
+        if name == "estimator.skops":
+            return evil
+        if name == "manifest.json":  # a consistent file: the checksum matches the new member
+            m = json.loads(data)
+            m["checksums"]["estimator.skops"] = hashlib.sha256(evil).hexdigest()
+            return json.dumps(m).encode()
+        return data
+
+    p = _rewrite(paths["rf"], tmp_path / "evil.mer", swap)
+    with pytest.raises(MerError, match="refusing to load untrusted type.*print"):
+        modelfile.load(p)
+
+
+def test_save_is_atomic_and_leaves_no_partial_file(saved_models, tmp_path):
+    _, ests, _ = saved_models
+    target = tmp_path / "m.mer"
+    target.write_bytes(b"old")
+    bad = TrainedModel(ests["seq"], "seq", FeatureConfig(), {"x": object()})  # not JSON-serialisable
+    with pytest.raises(TypeError):
+        modelfile.save(bad, target)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.mer"]
