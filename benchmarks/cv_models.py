@@ -66,10 +66,12 @@ def main(argv=None) -> None:
             "random_state": args.seed}
         est = make_estimator(name, **params)
         cv = cross_validate(est, feats.X, feats.y, feats.groups, n_splits=args.folds, repeats=args.repeats,
-                            seed=args.seed, progress=False)
+                            seed=args.seed, progress=False, return_estimators=True)
         s = cv.summary()
+        # Recurrent models: the epoch whose weights were kept and how many ran, per fold.
+        epochs = [(getattr(e, "best_epoch_", None), len(getattr(e, "history_", []))) for e in cv.estimators]
         row = {"model": name, "data": ds.name, "config": args.label, "params": est.get_params(),
-               "threads": torch.get_num_threads(), "host": platform.node(), **s}
+               "threads": torch.get_num_threads(), "host": platform.node(), "best_and_run_epochs": epochs, **s}
         line = (f"| {name} | {args.label} | {s['macro_f1_mean']:.3f} ± {s['macro_f1_std']:.3f} | "
                 f"{s['accuracy_mean']:.3f} ± {s['accuracy_std']:.3f} | {s['wall_s']:.0f} s |")
         print(line, flush=True)

@@ -1,4 +1,7 @@
+import json
+
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from mer.cli import app
@@ -46,9 +49,95 @@ def test_features_npz_full_and_pooled(tmp_path):
         assert z["features"].shape == (4, 5 * 204) and z["feature_names"][0] == "mean:chroma_stft:C"
 
 
+@pytest.mark.slow
 def test_demo_runs_on_the_embedded_synthetic_set(tmp_path):
     r = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "-q"])
     assert r.exit_code == 0, r.output
     assert "204 rows" in r.output
     png = tmp_path / "demo" / "features.png"
     assert png.read_bytes()[:4] == b"\x89PNG"
+    for name in ("rnn", "brnn", "lstm", "logreg", "random_forest"):
+        assert name in r.output
+    assert "song-grouped CV" in r.output and (tmp_path / "demo" / "demo.mer").is_file()
+    assert "prediction" in r.output and "valence" in r.output and "arousal" in r.output
+
+
+SYN = "synthetic:n=8,duration=4"
+
+
+def test_train_evaluate_predict_end_to_end(synthetic_features, tmp_path):
+    cache, ds, _ = synthetic_features
+    model = tmp_path / "m.mer"
+    r = runner.invoke(app, ["train", "--data", SYN, "--model", "logreg", "--folds", "3", "--out", str(model),
+                            "--cache-dir", str(cache), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "3-fold grouped CV" in r.output and "mean ± std" in r.output and "wrote" in r.output
+    assert model.is_file()
+
+    out, png = tmp_path / "r.json", tmp_path / "c.png"
+    r = runner.invoke(app, ["evaluate", str(model), "--data", SYN, "--json", str(out), "--plot", str(png),
+                            "--cache-dir", str(cache), "-q"])
+    assert r.exit_code == 0, r.output
+    m = json.loads(out.read_text())
+    assert {"accuracy", "macro_f1", "per_class", "confusion", "labels", "n"} <= set(m)
+    assert m["n"] == 32 and m["labels"] == ["Q1", "Q2", "Q3", "Q4"] and np.sum(m["confusion"]) == 32
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "confusion" in r.output and "precision" in r.output
+
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFFnotreally")
+    files = [str(ds.paths[0]), str(bad)]
+    r = runner.invoke(app, ["predict", "--model", str(model), *files, "--format", "json", "--cache-dir", str(cache)])
+    assert r.exit_code == 3, r.output  # one good file predicted, the bad one reported
+    rows = json.loads(r.stdout)
+    assert len(rows) == 1 and rows[0]["path"] == files[0]
+    assert set(rows[0]) == {"path", "quadrant", "probabilities", "valence", "arousal"}
+    assert "bad.wav" in r.stderr
+    r = runner.invoke(app, ["predict", "--model", str(model), files[0], "--format", "csv", "--cache-dir", str(cache)])
+    assert r.exit_code == 0, r.output
+    header, row = r.stdout.strip().splitlines()
+    assert header == "path,quadrant,p_Q1,p_Q2,p_Q3,p_Q4,valence,arousal" and row.startswith(files[0])
+    r = runner.invoke(app, ["predict", "-m", str(model), files[0], "--cache-dir", str(cache), "-q"])
+    assert r.exit_code == 0 and "valence" in r.output and "Q1" in r.output
+
+
+def test_train_a_recurrent_model_from_the_cli(synthetic_features, tmp_path):
+    cache, _, _ = synthetic_features
+    model = tmp_path / "gru.mer"
+    r = runner.invoke(app, ["train", "--data", SYN, "--model", "gru", "--folds", "2", "--epochs", "2",
+                            "--out", str(model), "--cache-dir", str(cache), "-q"])
+    assert r.exit_code == 0, r.output
+    from mer import modelfile
+
+    m = modelfile.load(model)
+    assert m.estimator.epochs == 2 and m.metadata["cv"]["n_splits"] == 2 and m.metadata["data"]["n_clips"] == 32
+
+
+def test_model_errors_are_one_line(tmp_path):
+    r = runner.invoke(app, ["train", "--data", "synthetic:n=4", "--model", "cnn", "--out", str(tmp_path / "x.mer")])
+    assert r.exit_code == 1 and "unknown model 'cnn'" in r.output
+    foreign = tmp_path / "foreign.mer"
+    foreign.write_text("hello")
+    r = runner.invoke(app, ["evaluate", str(foreign), "--data", "synthetic:n=4"])
+    assert r.exit_code == 1 and "not a mer model file" in r.output
+    tone = write_tone(tmp_path / "t.wav")
+    r = runner.invoke(app, ["predict", str(tone)])
+    assert r.exit_code == 1 and "no default model shipped yet" in r.output
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_predict_real_4q_clips(fourq_dir, synthetic_features, tmp_path):
+    cache, _, _ = synthetic_features
+    model = tmp_path / "m.mer"
+    r = runner.invoke(app, ["train", "--data", SYN, "--model", "logreg", "--folds", "0", "--out", str(model),
+                            "--cache-dir", str(cache), "-q"])
+    assert r.exit_code == 0, r.output
+    clip = sorted((fourq_dir / "Q3").glob("*.mp3"))[0]
+    r = runner.invoke(app, ["predict", "-m", str(model), str(clip), "--format", "csv", "--cache-dir", str(cache)])
+    assert r.exit_code == 0, r.output
+    row = r.stdout.strip().splitlines()[1].split(",")
+    assert row[0] == str(clip) and row[1] in ("Q1", "Q2", "Q3", "Q4")
+    probs = [float(x) for x in row[2:6]]
+    assert sum(probs) == pytest.approx(1.0, abs=1e-3)
+    assert -1 <= float(row[6]) <= 1 and -1 <= float(row[7]) <= 1

@@ -97,3 +97,15 @@ def test_cross_validate_summary_has_mean_and_std(synthetic_features):
     assert s["macro_f1_std"] == pytest.approx(np.std([x["macro_f1"] for x in cv.folds]))
     assert np.sum(s["confusion"]) == len(f.y)
     assert s["accuracy_mean"] > 0.5  # chance is 0.25; the synthetic quadrants are learnable
+
+
+def test_nested_progress_bars_share_one_display():
+    from mer.progress import _active, progress_bar
+
+    with progress_bar("folds", total=2) as outer:
+        with progress_bar("epochs", total=3) as inner:  # Rich allows one live display: this must not raise
+            inner()
+            assert len(_active) == 1 and len(_active[0].tasks) == 2
+        assert len(_active[0].tasks) == 1  # the inner line is removed when done
+        outer()
+    assert _active == []

@@ -107,13 +107,20 @@ def test_fixed_length_and_no_validation():
 def test_all_twelve_baselines_fit_and_give_probabilities(inp):
     X, y, _ = _toy(n=32, T=70)
     for name in BASELINES:
-        est = SummaryClassifier(name, input=inp, pool=8, random_state=0).fit(X, y)
+        # 4 pooled frames keep flat vectors at 816 dims: QDA/LDA hold and decompose d x d covariances
+        est = SummaryClassifier(name, input=inp, pool=64, n_frames=4, random_state=0).fit(X, y)
         P = est.predict_proba(X)
         assert P.shape == (32, 4), name
         assert np.allclose(P.sum(axis=1), 1.0), name
         assert np.array_equal(est.predict(X), est.classes_[P.argmax(1)]), name
     assert SummaryClassifier("logreg", input=inp, pool=8).vectors(X).shape == (
         32, 5 * 204 if inp == "stats" else 204 * int(np.ceil(1295 / 8)))
+
+
+def test_qda_refuses_dimensions_whose_covariances_would_not_fit_in_memory():
+    X, y, _ = _toy(n=8, T=70)
+    with pytest.raises(ValueError, match="qda on 33048 dimensions"):
+        SummaryClassifier("qda", input="flat", pool=8).fit(X, y)
 
 
 def test_models_learn_the_synthetic_set_above_chance(synthetic_features):

@@ -44,6 +44,9 @@ from mer.preprocessing import DEFAULT_STATS, PAPER_N_FRAMES, SequencePreprocesso
 BASELINES = ("logreg", "ridge", "linear_svm", "rbf_svm", "random_forest", "adaboost", "gaussian_nb", "lda",
              "qda", "ovr_logreg", "knn", "mlp")
 
+#: QDA keeps a d x d covariance per class: above this many dimensions it is refused (~3.2 GB at 4 classes).
+MAX_QDA_DIMS = 10_000
+
 #: The two input representations of :class:`SummaryClassifier`.
 INPUTS = ("stats", "flat")
 
@@ -163,6 +166,10 @@ class SummaryClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{len(X)} feature matrices but {len(y)} labels")
         self.classes_ = np.unique(y)
         V = self.vectors(X)
+        if self.model == "qda" and V.shape[1] > MAX_QDA_DIMS:
+            gb = len(self.classes_) * V.shape[1] ** 2 * 8 / 1e9
+            raise ValueError(f"qda on {V.shape[1]} dimensions needs {len(self.classes_)} covariance matrices of "
+                             f"{V.shape[1]} x {V.shape[1]} (~{gb:.0f} GB); pool more frames or use input='stats'")
         self.n_features_in_ = V.shape[1]
         self.pipeline_ = make_baseline(self.model, self.random_state, **(self.model_params or {}))
         with warnings.catch_warnings(record=True) as caught:

@@ -23,9 +23,11 @@ This module holds:
   — audio -> musicnn's input -> per-patch outputs -> one vector per clip, named by
   :func:`embedding_names`.
 
-The converted MSD weights ship with `mer` as ``mer/weights/msd_musicnn.pt``
-(float16, a ``torch.load(weights_only=True)`` state dict, about 1.6 MB) with the
-ISC licence beside them (``mer/weights/MUSICNN_LICENSE``).
+The converted weights of the MSD model (Million Song Dataset, Last.fm tags) and the
+MTT model (MagnaTagATune tags: ``slow``, ``fast``, ``soft``, ``loud``, instruments...)
+ship with `mer` as ``mer/weights/msd_musicnn.pt`` and ``mer/weights/mtt_musicnn.pt``
+(float16, ``torch.load(weights_only=True)`` state dicts, 1.6 MB each) with the ISC
+licence beside them (``mer/weights/MUSICNN_LICENSE``).
 
 Input deviation from the original, on purpose: musicnn computes
 ``log10(10000 * mel + 1)`` on a float16 mel, which overflows to ``inf`` for mel
@@ -69,6 +71,18 @@ MSD_TAGS = (
     "guitar", "Hip-Hop", "70s", "party", "country", "easy listening", "sexy", "catchy", "funk",
     "electro", "heavy metal", "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
 )
+
+#: The 50 output tags of the MagnaTagATune model, in output order.
+MTT_TAGS = (
+    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast", "piano", "ambient",
+    "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male", "singing", "vocals", "no vocals",
+    "harpsichord", "loud", "quiet", "flute", "woman", "male vocal", "no vocal", "pop", "soft", "sitar", "solo",
+    "man", "classic", "choir", "voice", "new age", "dance", "male voice", "female vocal", "beats", "harp", "cello",
+    "no voice", "weird", "country", "metal", "female voice", "choral",
+)
+
+#: Tag names of each shipped weights file (by stem).
+TAGS = {"msd_musicnn": MSD_TAGS, "mtt_musicnn": MTT_TAGS}
 
 #: Default location of the shipped, converted MSD weights.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "msd_musicnn.pt"
@@ -483,7 +497,8 @@ class EmbeddingConfig:
     patch_hop : int
         Hop between patches in frames (187: non-overlapping 3-s patches).
     weights : str
-        Name of the weights (the file stem), so different weights never share a cache.
+        Stem of the weights file under ``mer/weights`` (``msd_musicnn`` or
+        ``mtt_musicnn``); part of the key, so different weights never share a cache.
     sr : int
         Rate audio is decoded at before resampling to 16 kHz (decode at 16 kHz directly
         by default).
@@ -515,7 +530,7 @@ def embedding_names(config: EmbeddingConfig | None = None) -> list[str]:
     for s in c.stats:
         for part in c.parts:
             if part == "tags":
-                names += [f"{s}:tag:{t}" for t in MSD_TAGS]
+                names += [f"{s}:tag:{t}" for t in TAGS.get(c.weights, MSD_TAGS)]
             else:
                 names += [f"{s}:{part}:{i}" for i in range(EMBEDDING_PARTS[part])]
     return names

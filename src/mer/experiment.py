@@ -288,9 +288,10 @@ def run_experiment(
         if tags.count(t) > 1:
             prepared[i].tag = f"{t}-{i + 1}"
     # Cheap cells first, so that an interrupted run has filled as much of the table as it could:
-    # level by level (copies cost audio work), and within a level the baselines before the networks.
-    ordered = [m for m in models if not is_neural(m)] + [m for m in models if is_neural(m)]
-    grid = [(p, a, m) for a in augment for p in prepared for m in ordered]
+    # level by level (copies cost audio work), and within a level the baselines of every dataset
+    # before the networks.
+    families = ([m for m in models if not is_neural(m)], [m for m in models if is_neural(m)])
+    grid = [(p, a, m) for a in augment for family in families for p in prepared for m in family]
     cells, n_computed, n_skipped = [], 0, 0
     with progress_bar("cells", total=len(grid), enabled=progress) as advance:
         for p, a, m in grid:

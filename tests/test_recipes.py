@@ -1,0 +1,85 @@
+"""The recipe: per-clip inputs through the caches, and the tuned linear classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from mer.descriptors import DescriptorConfig
+from mer.embeddings import EmbeddingConfig
+from mer.recipes import EmotionClassifier, clip_inputs
+
+
+def _blobs(n_per_class=40, n_informative=5, n_noise=60, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.array(["Q1", "Q2", "Q3", "Q4"]), n_per_class)
+    centres = rng.normal(0, 1.5, size=(4, n_informative))
+    X = np.hstack([centres[np.searchsorted(["Q1", "Q2", "Q3", "Q4"], y)] + rng.normal(0, 1, (len(y), n_informative)),
+                   rng.normal(0, 1, (len(y), n_noise))])
+    groups = np.array([f"artist{i // 2}" for i in range(len(y))])  # two clips per artist
+    return X, y, groups
+
+
+def test_classifier_follows_sklearn_conventions_and_learns():
+    X, y, groups = _blobs()
+    est = EmotionClassifier(k=(5, 20), C=(0.01, 1.0), inner_folds=3)
+    assert clone(est).get_params() == est.get_params()
+    est.fit(X, y, groups=groups)
+    assert set(est.inner_scores_) == {(5, 0.01), (5, 1.0), (20, 0.01), (20, 1.0)}
+    assert est.best_params_ == dict(zip(("k", "C"), max(est.inner_scores_, key=est.inner_scores_.get)))
+    assert list(est.classes_) == ["Q1", "Q2", "Q3", "Q4"]
+    P = est.predict_proba(X)
+    assert P.shape == (len(y), 4) and np.allclose(P.sum(1), 1)
+    X2, y2, _ = _blobs(seed=0)
+    assert (est.predict(X2) == y2).mean() > 0.8  # informative columns found
+
+
+def test_classifier_single_values_skip_tuning_and_cap_k():
+    X, y, groups = _blobs(n_noise=3)
+    est = EmotionClassifier(k=500, C=0.1).fit(X, y)  # k > 8 columns: keeps all
+    assert est.inner_scores_ == {}
+    assert est.best_params_ == {"k": "all", "C": 0.1}
+    assert est.pipeline_.named_steps["select"].get_support().all()
+
+
+def test_inner_tuning_keeps_groups_apart(monkeypatch):
+    from mer import evaluation
+
+    seen = []
+    real = evaluation.grouped_folds
+
+    def spy(y, groups=None, **kw):
+        folds = real(y, groups, **kw)
+        seen.append((np.asarray(groups), folds))
+        return folds
+
+    monkeypatch.setattr(evaluation, "grouped_folds", spy)
+    X, y, groups = _blobs()
+    EmotionClassifier(k=(5, 10), C=0.1, inner_folds=3).fit(X, y, groups=groups)
+    (g, folds), = seen
+    for f in folds:
+        assert not set(g[f.train]) & set(g[f.test])
+
+
+def test_clip_inputs_names_blocks_and_failures(tmp_path):
+    import soundfile as sf
+
+    rng = np.random.default_rng(1)
+    t = np.arange(22050 * 4) / 22050
+    good = []
+    for i, f in enumerate((220.0, 330.0)):
+        p = tmp_path / f"c{i}.wav"
+        sf.write(str(p), (0.3 * np.sin(2 * np.pi * f * t) + 0.01 * rng.standard_normal(len(t))).astype(np.float32),
+                 22050)
+        good.append(p)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"nope")
+    blocks = (("descriptors", DescriptorConfig()), ("msd", EmbeddingConfig(parts=("tags",), stats=("mean",))))
+    res = clip_inputs([good[0], bad, good[1]], blocks=blocks, progress=False)
+    assert res.ok.tolist() == [True, False, True]
+    assert res.X.shape == (2, len(res.names))
+    assert res.names[res.blocks["msd"]][-1] == "msd:mean:tag:happy"
+    assert res.names[0].startswith("descriptors:")
+    assert len(res.failures) == 1 and "bad.wav" in res.failures[0][1]
+    assert np.isfinite(res.X).all()
