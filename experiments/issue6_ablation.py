@@ -17,7 +17,6 @@ musicnn models) on top of the paper's features; keep the cache between runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

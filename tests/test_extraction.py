@@ -111,3 +111,11 @@ def test_real_4q_clip_extracts(fourq_clips):
     res = extract_files([path], progress=False)
     X = res.features[0]
     assert X.shape[0] == 204 and 400 < X.shape[1] <= 1300 and np.all(np.isfinite(X))
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    with atomic_open(tmp_path / "f.bin") as f:
+        f.write(b"x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o666 & ~mask

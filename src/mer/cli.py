@@ -194,8 +194,8 @@ def _pooled_per_class(cv) -> dict:
 
 @app.command()
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="A trained model (.mer).")],
     data: Annotated[str, typer.Option("--data", "-d", help="Labelled data: folder, CSV manifest or 'synthetic'.")],
+    model: Annotated[Optional[Path], typer.Argument(help="A trained model (.mer) [default: the shipped model].")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the metrics as JSON here.")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the confusion matrix as a picture (PNG).")] = None,
     jobs: Jobs = 1,
@@ -226,6 +226,32 @@ def evaluate(
     _report_failures(failures)
     if failures:
         raise typer.Exit(3)
+
+
+@app.command("model-info")
+def model_info(
+    model: Annotated[Optional[Path], typer.Argument(help="A trained model (.mer) [default: the shipped model].")] = None,
+) -> None:
+    """The model's card: recipe, training data, CV metrics, versions and licence of its data."""
+    from mer.inference import load_model
+
+    try:
+        trained = load_model(model)
+    except MerError as exc:
+        raise _fail(exc)
+    meta = trained.metadata
+    table = Table(title=f"model: {trained.name} ({trained.kind})", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    table.add_row("labels", ", ".join(trained.labels))
+    for key in ("data", "n_clips", "recipe", "cv", "data_licence", "saved"):
+        if key in meta:
+            value = meta[key]
+            if isinstance(value, dict):
+                value = "; ".join(f"{k}: {v}" for k, v in value.items())
+            table.add_row(key, str(value))
+    table.add_row("versions", ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()))
+    console.print(table)
 
 
 @app.command()
@@ -266,7 +292,9 @@ def predict(
     else:
         table = Table(title=f"{trained.name}: {len(preds)} file(s)")
         for col in ("file", "quadrant", *labels, "valence", "arousal"):
-            table.add_column(col, justify="left" if col in ("file", "quadrant") else "right")
+            # numbers never wrap; a long path folds rather than being cut to "…"
+            table.add_column(col, justify="left" if col in ("file", "quadrant") else "right",
+                             overflow="fold", no_wrap=col != "file")
         for p in preds:
             table.add_row(str(p.path), p.quadrant, *(f"{p.probabilities[q]:.3f}" for q in labels),
                           f"{p.valence:+.3f}", f"{p.arousal:+.3f}")

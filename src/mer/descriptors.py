@@ -490,8 +490,8 @@ def describe(y: np.ndarray, config: DescriptorConfig | None = None) -> np.ndarra
         # --- tone colour: coarse log-mel and its change
         mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=c.n_mels)
         L = librosa.power_to_db(mel, ref=1.0, top_db=None, amin=1e-10)
-        dL = librosa.feature.delta(L, width=9 if T >= 9 else (T // 2) * 2 + 1 if T >= 3 else 3, mode="nearest") \
-            if T >= 3 else np.zeros_like(L)
+        # T >= 5 (one full frame at least); delta needs an odd width, 9 frames = 0.21 s
+        dL = librosa.feature.delta(L, width=9 if T >= 9 else (T // 2) * 2 + 1, mode="nearest")
         tone = np.concatenate([L.mean(1), L.std(1), np.abs(dL).mean(1), dL.std(1)])
         edges = [0, 250, 2000, 6000, sr / 2 + 1]
         band_energy = np.stack([power[(freqs >= lo) & (freqs < hi)].sum(0) for lo, hi in zip(edges[:-1], edges[1:])])

@@ -59,17 +59,47 @@ def valence_arousal(probabilities: Mapping[str, float]) -> tuple[float, float]:
     return p["Q1"] + p["Q4"] - p["Q2"] - p["Q3"], p["Q1"] + p["Q2"] - p["Q3"] - p["Q4"]
 
 
+def default_model_path() -> Path:
+    """The model shipped inside the package (``mer/models/default.mer``)."""
+    from importlib.resources import files
+
+    return Path(str(files("mer") / "models" / "default.mer"))
+
+
 def load_model(path: str | PathLike | None = None) -> TrainedModel:
-    """Load a ``.mer`` model; ``None`` will mean the model shipped with `mer` (none yet)."""
+    """Load a ``.mer`` model; ``None`` loads the default model shipped with `mer`."""
     from mer import modelfile
 
     if path is None:
-        raise MerError("no default model shipped yet: pass --model MODEL.mer (train one with `mer train`)")
+        path = default_model_path()
+        if not path.is_file():
+            raise MerError("the default model is missing from this installation: pass --model MODEL.mer", path)
     return modelfile.load(path)
 
 
-def predict_features(model: TrainedModel, X: Sequence[np.ndarray], paths: Sequence[str | PathLike]) -> list[Prediction]:
-    """Predictions for already-extracted (204, T) matrices, one per path."""
+def model_inputs(model: TrainedModel, paths: Sequence[str | PathLike], *, jobs: int = 1,
+                 cache_dir: str | PathLike | None = None, progress: bool = True):
+    """What `model` reads for each file, through the feature cache.
+
+    Returns
+    -------
+    X : sequence
+        (204, T) matrices for feature models, or an (n_ok, n_columns) array of
+        per-clip vectors for recipe models, one entry per file that succeeded.
+    ok : np.ndarray of bool, shape (n_files,)
+    failures : list of (Path, str)
+    """
+    if model.kind == "recipe":
+        from mer.recipes import clip_inputs
+
+        inp = clip_inputs(paths, blocks=model.inputs, cache_dir=cache_dir, jobs=jobs, progress=progress)
+        return inp.X, inp.ok, inp.failures
+    res = extract_files(paths, config=model.feature_config, cache_dir=cache_dir, jobs=jobs, progress=progress)
+    return [res.features[i] for i in np.flatnonzero(res.ok)], res.ok, res.failures
+
+
+def predict_features(model: TrainedModel, X, paths: Sequence[str | PathLike]) -> list[Prediction]:
+    """Predictions for already-extracted model inputs (see :func:`model_inputs`), one per path."""
     if not len(X):
         return []
     P = model.predict_proba(X)
@@ -94,10 +124,9 @@ def predict_files(model: TrainedModel, paths: Sequence[str | PathLike], *, jobs:
     failures : list of (Path, str)
         Each failed file with a one-line reason.
     """
-    res = extract_files(paths, config=model.feature_config, cache_dir=cache_dir, jobs=jobs, progress=progress)
-    keep = np.flatnonzero(res.ok)
-    preds = predict_features(model, [res.features[i] for i in keep], [res.paths[i] for i in keep])
-    return preds, res.failures
+    X, ok, failures = model_inputs(model, paths, jobs=jobs, cache_dir=cache_dir, progress=progress)
+    preds = predict_features(model, X, [Path(p) for p, good in zip(paths, ok) if good])
+    return preds, failures
 
 
 def evaluate(model: TrainedModel, dataset, *, jobs: int = 1, cache_dir: str | PathLike | None = None,
@@ -113,13 +142,12 @@ def evaluate(model: TrainedModel, dataset, *, jobs: int = 1, cache_dir: str | Pa
     """
     from mer.evaluation import classification_metrics
 
-    res = extract_files(dataset.paths, config=model.feature_config, cache_dir=cache_dir, jobs=jobs,
-                        progress=progress)
-    keep = np.flatnonzero(res.ok)
+    X, ok, failures = model_inputs(model, dataset.paths, jobs=jobs, cache_dir=cache_dir, progress=progress)
+    keep = np.flatnonzero(ok)
     if not len(keep):
         raise MerError(f"no clip of {dataset.name} could be read")
     y_true = np.array([dataset.clips[i].label for i in keep])
-    y_pred = model.predict([res.features[i] for i in keep])
+    y_pred = model.predict(X)
     labels = sorted(set(dataset.labels) | set(model.labels))
     metrics = classification_metrics(y_true, y_pred, labels)
-    return {**metrics, "model": model.name, "data": dataset.name}, res.failures
+    return {**metrics, "model": model.name, "data": dataset.name}, failures

@@ -53,6 +53,7 @@ SCHEMA_VERSION = 1
 #: Types trusted on top of skops' defaults when rebuilding a baseline (exact names):
 #: the fitted parts of mer.baselines' pipelines that skops does not trust by default.
 TRUSTED_TYPES = (
+    "sklearn.feature_selection._univariate_selection.f_classif",  # the recipe's ANOVA-F selection
     "sklearn.tree._tree.Tree",  # random forest, AdaBoost
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",  # MLP
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
@@ -97,10 +98,17 @@ class TrainedModel:
     def labels(self) -> tuple[str, ...]:
         return tuple(str(c) for c in self.estimator.classes_)
 
+    #: For ``kind == "recipe"``: the per-clip input blocks, ``[(name, DescriptorConfig |
+    #: EmbeddingConfig), ...]`` (:func:`mer.recipes.clip_inputs`); None for feature models.
+    inputs: list | None = None
+
     @property
     def kind(self) -> str:
         from mer.baselines import SummaryClassifier
+        from mer.recipes import EmotionClassifier
 
+        if isinstance(self.estimator, EmotionClassifier):
+            return "recipe"
         return "summary" if isinstance(self.estimator, SummaryClassifier) else "sequence"
 
     def predict_proba(self, X) -> np.ndarray:
@@ -121,6 +129,14 @@ def save(model: TrainedModel, path: str | PathLike) -> Path:
         np.savez(buf, **arrays)
         members["weights.npz"] = buf.getvalue()
         est_meta["class"] = "SequenceClassifier"
+    elif model.kind == "recipe":
+        import skops.io
+
+        est = model.estimator
+        members["estimator.skops"] = skops.io.dumps(est.pipeline_)
+        est_meta = {"class": "EmotionClassifier", "params": _jsonable(est.get_params()),
+                    "classes": list(model.labels), "best_params": _jsonable(getattr(est, "best_params_", {})),
+                    "inputs": [[name, type(cfg).__name__, cfg.to_dict()] for name, cfg in (model.inputs or [])]}
     else:
         import skops.io
 
@@ -231,12 +247,15 @@ def load(path: str | PathLike) -> TrainedModel:
             estimator = _load_sequence(est_meta, members, path)
         elif kind == "summary":
             estimator = _load_summary(est_meta, members, path)
+        elif kind == "recipe":
+            estimator = _load_recipe(est_meta, members, path)
         else:
             raise MerError(f"unknown model kind '{kind}'", path)
+        inputs = _recipe_inputs(est_meta, path) if kind == "recipe" else None
     except (KeyError, TypeError) as exc:
         raise MerError(f"corrupt model file (manifest field {exc} missing or malformed)", path) from None
     metadata = {k: v for k, v in manifest.get("metadata", {}).items()}
-    return TrainedModel(estimator, manifest.get("name", kind), feature_config, metadata)
+    return TrainedModel(estimator, manifest.get("name", kind), feature_config, metadata, inputs)
 
 
 def _load_sequence(meta: dict, members: dict[str, bytes], path):
@@ -252,10 +271,9 @@ def _load_sequence(meta: dict, members: dict[str, bytes], path):
         raise MerError(f"corrupt model file (weights: {' '.join(str(exc).split())[:200]})", path) from None
 
 
-def _load_summary(meta: dict, members: dict[str, bytes], path):
+def _load_pipeline(members: dict[str, bytes], path):
+    """The scikit-learn pipeline in ``estimator.skops``, rebuilt from trusted types only."""
     import skops.io
-
-    from mer.baselines import SummaryClassifier
 
     blob = members.get("estimator.skops")
     if blob is None:
@@ -268,9 +286,15 @@ def _load_summary(meta: dict, members: dict[str, bytes], path):
     if refused:
         raise MerError(f"refusing to load untrusted type(s) {', '.join(refused)}", path)
     try:
-        pipeline = skops.io.loads(blob, trusted=list(untrusted))
+        return skops.io.loads(blob, trusted=list(untrusted))
     except Exception as exc:
         raise MerError(f"corrupt model file (estimator: {type(exc).__name__})", path) from None
+
+
+def _load_summary(meta: dict, members: dict[str, bytes], path):
+    from mer.baselines import SummaryClassifier
+
+    pipeline = _load_pipeline(members, path)
     params = dict(meta["params"])
     if params.get("stats") is not None:
         params["stats"] = tuple(params["stats"])
@@ -280,3 +304,27 @@ def _load_summary(meta: dict, members: dict[str, bytes], path):
     est.n_features_in_ = int(meta["n_features_in"])
     est.fit_warnings_ = list(meta.get("fit_warnings", []))
     return est
+
+
+def _load_recipe(meta: dict, members: dict[str, bytes], path):
+    from mer.recipes import EmotionClassifier
+
+    est = EmotionClassifier(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()})
+    est.pipeline_ = _load_pipeline(members, path)
+    est.classes_ = np.array(meta["classes"])
+    est.best_params_ = dict(meta.get("best_params", {}))
+    est.inner_scores_ = {}
+    return est
+
+
+def _recipe_inputs(meta: dict, path) -> list:
+    from mer.descriptors import DescriptorConfig
+    from mer.embeddings import EmbeddingConfig
+
+    types = {"DescriptorConfig": DescriptorConfig, "EmbeddingConfig": EmbeddingConfig}
+    inputs = []
+    for name, type_name, cfg in meta["inputs"]:
+        if type_name not in types:
+            raise MerError(f"unknown input block type '{type_name}'", path)
+        inputs.append((name, types[type_name].from_dict(cfg)))
+    return inputs
