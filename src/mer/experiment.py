@@ -255,7 +255,8 @@ def run_experiment(
     cache_dir, jobs, progress
         Feature cache, worker processes for extraction and rendering, progress bars.
     max_cells : int, optional
-        Stop after computing this many cells (used to simulate an interruption).
+        Compute at most this many cells; the report then covers the finished cells only
+        (``max_cells=0`` reports on what an interrupted run left, computing nothing).
 
     Returns
     -------
@@ -302,7 +303,7 @@ def run_experiment(
             cell = _read_cell(path, fp)
             if cell is None:
                 if max_cells is not None and n_computed >= max_cells:
-                    break
+                    continue  # collect the finished cells that follow, compute no more
                 cell = {"cell": name, "dataset": p.tag, "source": p.source, "n_copies": a, "model": m,
                         "fingerprint": fp, **run_cell(p, a, m, seed=seed, epochs=epochs, patience=patience,
                                                       progress=progress)}
@@ -403,7 +404,8 @@ def findings(results: dict, metric: str = "accuracy") -> list[dict]:
     """
     cells = _index(results)
     tags = [d["tag"] for d in results["datasets"]]
-    levels = sorted({c["n_copies"] for c in results["cells"]})
+    levels = sorted(results["settings"].get("augment") or {c["n_copies"] for c in results["cells"]})
+    missing = "" if results.get("complete", True) else " (or its cells are not finished yet)"
     models = results["settings"]["models"]
     neural = [m for m in models if is_neural(m)]
     baselines = [m for m in models if not is_neural(m)]
@@ -439,7 +441,7 @@ def findings(results: dict, metric: str = "accuracy") -> list[dict]:
                    f"{n_con} lose significantly (paired t-test over folds, p < {ALPHA}); the mean relative change "
                    f"in accuracy is {rel:+.1%} (the paper: about +20 %).")
     else:
-        summary = "Not testable in this run: it needs a recurrent model and at least two augmentation levels."
+        summary = f"Not testable in this run: it needs a recurrent model and at least two augmentation levels{missing}."
     out.append({"claim": "Augmentation improves RNN accuracy by about 20 %", "summary": summary, "tests": rows})
 
     # 2. Simple RNNs win on small data, BRNN / LSTM on larger data.
@@ -466,11 +468,13 @@ def findings(results: dict, metric: str = "accuracy") -> list[dict]:
         n_large = sum(r["size"] == "large" for r in rows)
         summary = (f"On the small data (no augmentation) the simple RNN beats BRNN/LSTM significantly in "
                    f"{count('small', 'supports')} of {n_small} comparisons and loses significantly in "
-                   f"{count('small', 'contradicts')}; on the larger data (augmented) BRNN/LSTM beat the RNN "
-                   f"significantly in {count('large', 'supports')} of {n_large} and lose significantly in "
-                   f"{count('large', 'contradicts')}.")
+                   f"{count('small', 'contradicts')}; ")
+        summary += (f"on the larger data (augmented) BRNN/LSTM beat the RNN significantly in "
+                    f"{count('large', 'supports')} of {n_large} and lose significantly in "
+                    f"{count('large', 'contradicts')}." if n_large else
+                    f"the larger (augmented) data is not in this run{missing}.")
     else:
-        summary = "Not testable in this run: it needs rnn and brnn or lstm."
+        summary = f"Not testable in this run: it needs rnn and brnn or lstm{missing}."
     out.append({"claim": "Simple RNNs win on small data, BRNN/LSTM on larger data", "summary": summary,
                 "tests": rows})
 
@@ -489,15 +493,18 @@ def findings(results: dict, metric: str = "accuracy") -> list[dict]:
                     r["size"] = "large" if a == levels[-1] and len(levels) > 1 else "small"
                     rows.append(r)
     if rows:
-        large_rows = [r for r in rows if r["size"] == "large"] or rows
+        large_rows = [r for r in rows if r["size"] == "large"]
+        which = "On the larger (augmented) data" if large_rows else (
+            f"The larger (augmented) data is not in this run{missing}; on the data as given")
+        large_rows = large_rows or rows
         n_sup = sum(r["verdict"] == "supports" for r in large_rows)
         n_con = sum(r["verdict"] == "contradicts" for r in large_rows)
-        summary = (f"On the larger data the best network beats the best baseline significantly on {n_sup} of "
+        summary = (f"{which} the best network beats the best baseline significantly on {n_sup} of "
                    f"{len(large_rows)} datasets and loses significantly on {n_con} (the best of each family is "
                    f"chosen by mean {metric} on these same folds, an optimistic choice that helps the family with "
                    f"more members: here {len(baselines)} baselines, {len(neural)} networks).")
     else:
-        summary = "Not testable in this run: it needs at least one network and one baseline."
+        summary = f"Not testable in this run: it needs at least one network and one baseline{missing}."
     out.append({"claim": "Neural networks beat classic baselines on larger data", "summary": summary, "tests": rows})
     return out
 
