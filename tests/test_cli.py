@@ -113,7 +113,7 @@ def test_train_a_recurrent_model_from_the_cli(synthetic_features, tmp_path):
     assert m.estimator.epochs == 2 and m.metadata["cv"]["n_splits"] == 2 and m.metadata["data"]["n_clips"] == 32
 
 
-def test_model_errors_are_one_line(tmp_path):
+def test_model_errors_are_one_line(tmp_path, monkeypatch):
     r = runner.invoke(app, ["train", "--data", "synthetic:n=4", "--model", "cnn", "--out", str(tmp_path / "x.mer")])
     assert r.exit_code == 1 and "unknown model 'cnn'" in r.output
     foreign = tmp_path / "foreign.mer"
@@ -121,8 +121,9 @@ def test_model_errors_are_one_line(tmp_path):
     r = runner.invoke(app, ["evaluate", str(foreign), "--data", "synthetic:n=4"])
     assert r.exit_code == 1 and "not a mer model file" in r.output
     tone = write_tone(tmp_path / "t.wav")
+    monkeypatch.setattr("mer.inference.default_model_path", lambda: tmp_path / "gone.mer")
     r = runner.invoke(app, ["predict", str(tone)])
-    assert r.exit_code == 1 and "no default model shipped yet" in r.output
+    assert r.exit_code == 1 and "default model is missing" in r.output and "gone.mer" in r.output
 
 
 @pytest.mark.slow

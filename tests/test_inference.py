@@ -18,8 +18,9 @@ def test_valence_arousal_of_the_four_corners_and_the_centre():
     assert v == pytest.approx(0.2) and a == pytest.approx(0.6)
 
 
-def test_no_default_model_yet_is_a_clear_error():
-    with pytest.raises(MerError, match="no default model shipped yet"):
+def test_a_missing_default_model_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr("mer.inference.default_model_path", lambda: tmp_path / "gone.mer")
+    with pytest.raises(MerError, match="gone.mer: the default model is missing"):
         load_model(None)
 
 
