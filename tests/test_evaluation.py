@@ -97,6 +97,14 @@ def test_cross_validate_summary_has_mean_and_std(synthetic_features):
     assert s["macro_f1_std"] == pytest.approx(np.std([x["macro_f1"] for x in cv.folds]))
     assert np.sum(s["confusion"]) == len(f.y)
     assert s["accuracy_mean"] > 0.5  # chance is 0.25; the synthetic quadrants are learnable
+    # pooled per-class scores equal sklearn's on all out-of-fold predictions at once
+    from sklearn.metrics import precision_recall_fscore_support
+
+    p, r, f1, support = precision_recall_fscore_support(f.y, cv.predictions[0], labels=cv.labels, zero_division=0)
+    pooled = cv.pooled_per_class()
+    np.testing.assert_allclose([pooled[q]["f1"] for q in cv.labels], f1)
+    np.testing.assert_allclose([pooled[q]["precision"] for q in cv.labels], p)
+    assert [pooled[q]["support"] for q in cv.labels] == support.tolist()
 
 
 def test_nested_progress_bars_share_one_display():

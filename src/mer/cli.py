@@ -170,26 +170,13 @@ def train(
     if res.cv is not None:
         cv = res.cv
         console.print(_cv_table(cv, f"{model} on {ds.name}: {folds}-fold grouped CV"))
-        pooled = {"labels": cv.labels, "per_class": _pooled_per_class(cv), "confusion": cv.confusion.tolist()}
+        pooled = {"labels": cv.labels, "per_class": cv.pooled_per_class(), "confusion": cv.confusion.tolist()}
         console.print(*_metrics_tables(pooled, title="per class, out-of-fold predictions pooled over folds"))
     meta = res.model.metadata["data"]
     console.print(f"wrote {out}: {model} trained on {meta['n_clips']} clips of {ds.name}")
     _report_failures(res.failures)
     if res.failures:
         raise typer.Exit(3)
-
-
-def _pooled_per_class(cv) -> dict:
-    """Per-class scores of the confusion matrix summed over folds."""
-    import numpy as np
-
-    C = np.asarray(cv.confusion, dtype=float)
-    out = {}
-    for i, lab in enumerate(cv.labels):
-        tp, pred, true = C[i, i], C[:, i].sum(), C[i].sum()
-        p, r = (tp / pred if pred else 0.0), (tp / true if true else 0.0)
-        out[lab] = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "support": int(true)}
-    return out
 
 
 @app.command()

@@ -235,6 +235,17 @@ class CVResult:
         """Standard deviation over folds (ddof=0, as scikit-learn reports it)."""
         return float(self.values(metric).std())
 
+    def pooled_per_class(self) -> dict:
+        """Per-class precision / recall / F1 / support of the confusion matrix summed over folds."""
+        C = np.asarray(self.confusion, dtype=float)
+        out = {}
+        for i, lab in enumerate(self.labels):
+            tp, pred, true = C[i, i], C[:, i].sum(), C[i].sum()
+            p, r = (tp / pred if pred else 0.0), (tp / true if true else 0.0)
+            out[lab] = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
+                        "support": int(true)}
+        return out
+
     def summary(self) -> dict:
         """A JSON-ready summary: mean / std of accuracy and macro-F1, per-class F1 means, folds."""
         per_class_f1 = {lab: float(np.mean([f["per_class"][lab]["f1"] for f in self.folds])) for lab in self.labels}
