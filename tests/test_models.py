@@ -47,6 +47,15 @@ def test_padding_is_not_read_when_lengths_are_given():
         both = net(padded, torch.tensor([5, 9]))
         torch.testing.assert_close(both[0], net(short)[0])
         torch.testing.assert_close(both[1], net(long)[0])
+        # ... and the gradients that train it are those of each clip on its own
+        rnn = net.rnn
+        both[:, 0].sum().backward()
+        batched = [p.grad.clone() for p in rnn.parameters()]
+        rnn.zero_grad()
+        (net(short)[0, 0] + net(long)[0, 0]).backward()
+        for g, p in zip(batched, rnn.parameters()):
+            torch.testing.assert_close(g, p.grad)
+        rnn.zero_grad()
 
 
 def test_zero_initial_states_make_inference_deterministic():
