@@ -49,22 +49,32 @@ PAPER_LR = {"rnn": 1e-4, "brnn": 1e-4, "lstm": 3e-4, "gru": 3e-4}
 def _final_state(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
     """Final hidden state (B, num_directions * H) of a batch-first (B, T, F) input.
 
-    Zero initial states (PyTorch's default when none is passed). In a padded batch
-    of unequal lengths no final state reads padding: a one-way network's is its output
-    at the clip's own last frame (padding comes after it, so it cannot reach it); a
-    bidirectional network's reverse pass must start at that frame, so its batch is
-    packed. Packing is avoided where it can be because its backward pass on CPU is
-    ~7x slower (LSTM, batch 32 x 162 steps: 0.28 s packed vs 0.04 s padded).
+    Zero initial states (PyTorch's default when none is passed). In a padded batch of
+    unequal lengths no final state reads padding: the forward direction's is its
+    output at each clip's own last frame (the padding comes after it); the reverse
+    direction's comes from a second pass over the batch padded on the left, where the
+    reverse pass starts at the clip's last frame and ends at its first.
+
+    Not ``pack_padded_sequence``: its backward pass on CPU is 3-7x slower than padded
+    passes, even than two of them (``benchmarks/training.py``).
     """
-    if lengths is not None and bool((lengths != x.shape[1]).any()):
-        if not rnn.bidirectional:
-            out, _ = rnn(x)
-            return out[torch.arange(len(x), device=x.device), lengths.to(x.device) - 1]
-        x = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    _, h = rnn(x)
-    if isinstance(h, tuple):  # LSTM: (h_n, c_n)
-        h = h[0]
-    return h.transpose(0, 1).reshape(h.shape[1], -1)  # (dirs, B, H) -> (B, dirs * H)
+    if lengths is None or not bool((lengths != x.shape[1]).any()):
+        _, h = rnn(x)
+        if isinstance(h, tuple):  # LSTM: (h_n, c_n)
+            h = h[0]
+        return h.transpose(0, 1).reshape(h.shape[1], -1)  # (dirs, B, H) -> (B, dirs * H)
+    lengths = lengths.to(x.device)
+    clip = torch.arange(len(x), device=x.device)
+    out, _ = rnn(x)
+    last = out[clip, lengths - 1]
+    if not rnn.bidirectional:
+        return last
+    T, H = x.shape[1], rnn.hidden_size
+    # x_left[b, T - len_b + j] = x[b, j]; the first T - len_b steps take padding (zeros)
+    shift = (torch.arange(T, device=x.device)[None, :] + lengths[:, None]) % T
+    x_left = torch.gather(x, 1, shift[..., None].expand(-1, -1, x.shape[2]))
+    out_left, _ = rnn(x_left)
+    return torch.cat([last[:, :H], out_left[clip, T - lengths, H:]], dim=1)
 
 
 class RNNClassifier(nn.Module):
