@@ -570,12 +570,20 @@ def write_report(out: str | PathLike, results: dict) -> list[Path]:
     write_json(written[0], results)
     s = results["settings"]
     repeats_text = f" x {s['repeats']} repeats" if s["repeats"] > 1 else ""
+    networks_text = ""
+    if any(is_neural(m) for m in s["models"]):
+        from mer.models import SequenceClassifier
+
+        net = SequenceClassifier()
+        networks_text = (f" Recurrent networks: at most {s.get('epochs') or net.epochs} epochs, early stopping "
+                         f"after {s.get('patience') or net.patience} epochs without a lower loss on a grouped "
+                         "validation split of the training clips (never an augmented copy).")
     lines = [
         "# mer experiment", "",
         f"Models: {', '.join(s['models'])}. Augmentation levels (copies per training clip): "
         f"{', '.join(map(str, s['augment']))}. Grouped {s['folds']}-fold cross-validation"
         f"{repeats_text}, the same folds for every cell of a "
-        f"dataset; seed {s['seed']}{'; --quick' if s['quick'] else ''}."
+        f"dataset; seed {s['seed']}{'; --quick' if s['quick'] else ''}.{networks_text}"
         + ("" if results["complete"] else " **Incomplete run: some cells are missing.**"), "",
         *([f"**Quick run** ({s['n_per_label']} clips per quadrant, whole groups; at most {s['epochs']} epochs): a "
            "first look at the pipeline, not a result to quote.", ""] if s["quick"] else []),
