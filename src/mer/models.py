@@ -21,8 +21,9 @@ split with the best weights restored) and prediction, behind ``fit`` /
 ``predict_proba`` / ``predict``.
 
 Variable lengths: without ``n_frames`` each batch is zero-padded and the final
-state is the state after each clip's own last frame (:func:`_final_state`). ``n_frames=1295`` reproduces the paper (every clip padded / cut to 1,295
-frames and read to the end, padding included).
+state is the state after each clip's own last frame (:func:`_final_state`).
+``n_frames=1295`` reproduces the paper (every clip padded / cut to 1,295 frames and
+read to the end, padding included).
 """
 
 from __future__ import annotations
@@ -426,7 +427,8 @@ class _flush_denormals:
     Gradients that fade through a long recurrence pass through the subnormal range
     (< 1.2e-38), where x86 arithmetic is 10-100x slower: a 162-step RNN's backward pass
     took 0.118 s with them and 0.011 s without (batch 32, one thread). Values that small
-    change no weight update; ``benchmarks/training.py`` measures the gain.
+    move no weight: in ``benchmarks/training.py`` the models fitted with and without
+    flushing give the same probabilities.
     """
 
     def __enter__(self):

@@ -95,7 +95,7 @@ def summary_stats(X: np.ndarray, stats: Sequence[str] = DEFAULT_STATS) -> np.nda
     np.ndarray, shape (len(stats) * n_rows,) or (N, len(stats) * n_rows), float32
     """
     X = np.asarray(X, dtype=np.float32)
-    # every percentile from one partition of each row: 3x faster than one call per percentile
+    # one partition of each row serves every percentile (this function: 1.7x faster than one call each)
     qs = [int(s[1:]) for s in stats if s.startswith("p") and s[1:].isdigit()]
     percentiles = dict(zip(qs, np.percentile(X, qs, axis=-1))) if qs else {}
     out = []
