@@ -44,12 +44,13 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
 
 from mer.errors import MerError
+from mer.features import GroupedNames
 
 #: Bumped whenever a descriptor changes in a way that invalidates cached vectors.
 DESCRIPTOR_VERSION = 2
@@ -105,8 +106,7 @@ class DescriptorConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class DescriptorSpec:
+class DescriptorSpec(GroupedNames):
     """Names every entry of the descriptor vector and the group it belongs to.
 
     ::
@@ -116,33 +116,20 @@ class DescriptorSpec:
         spec.indices(["harmony"])  # columns of one group
     """
 
-    groups: tuple[tuple[str, int], ...]
-    names: tuple[str, ...] = field(repr=False)
+    kind = "descriptor"
 
     @classmethod
     def from_config(cls, config: DescriptorConfig | None = None) -> "DescriptorSpec":
-        named = _names(config or DescriptorConfig())
-        return cls(groups=tuple((g, len(n)) for g, n in named), names=tuple(x for _, n in named for x in n))
+        return cls.from_named(_names(config or DescriptorConfig()))
 
     @property
     def n_features(self) -> int:
         return len(self.names)
 
     @property
-    def group_names(self) -> tuple[str, ...]:
-        return tuple(g for g, _ in self.groups)
-
-    @property
     def column_groups(self) -> tuple[str, ...]:
         """The group of each entry, shape (n_features,)."""
-        return tuple(g for g, n in self.groups for _ in range(n))
-
-    def indices(self, groups: Sequence[str]) -> np.ndarray:
-        """Column indices of the given groups, in vector order."""
-        unknown = set(groups) - set(self.group_names)
-        if unknown:
-            raise KeyError(f"unknown descriptor group(s) {sorted(unknown)} (known: {', '.join(self.group_names)})")
-        return np.array([i for i, g in enumerate(self.column_groups) if g in set(groups)], dtype=int)
+        return self.entry_groups
 
 
 _RHYTHM = ("flux_mean", "flux_std", "flux_p90", "onset_rate", "tempo", "tempo_log2_std", "pulse_clarity",

@@ -91,7 +91,51 @@ class FeatureConfig:
 
 
 @dataclass(frozen=True)
-class FeatureSpec:
+class GroupedNames:
+    """The names of the entries along one axis and the consecutive groups they form.
+
+    Shared by :class:`FeatureSpec` (rows of the feature matrix) and
+    :class:`mer.descriptors.DescriptorSpec` (entries of the descriptor vector).
+    """
+
+    groups: tuple[tuple[str, int], ...]
+    names: tuple[str, ...] = field(repr=False)
+
+    #: What a group is called in error messages.
+    kind = "feature"
+
+    @classmethod
+    def from_named(cls, named: Sequence[tuple[str, Sequence[str]]]):
+        """From (group, names of its entries) pairs, in axis order."""
+        return cls(groups=tuple((g, len(n)) for g, n in named), names=tuple(x for _, n in named for x in n))
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(g for g, _ in self.groups)
+
+    @property
+    def entry_groups(self) -> tuple[str, ...]:
+        """The group of each entry, shape (len(names),)."""
+        return tuple(g for g, n in self.groups for _ in range(n))
+
+    def span(self, group: str) -> slice:
+        """The entries of one group as a slice along the axis."""
+        start = 0
+        for g, n in self.groups:
+            if g == group:
+                return slice(start, start + n)
+            start += n
+        raise KeyError(f"unknown {self.kind} group '{group}' (known: {', '.join(self.group_names)})")
+
+    def indices(self, groups: Sequence[str]) -> np.ndarray:
+        """Indices of the entries of the given groups, in axis order."""
+        wanted = set(groups)
+        for g in wanted:
+            self.span(g)  # raises on unknown names
+        return np.array([i for i, g in enumerate(self.entry_groups) if g in wanted], dtype=int)
+
+
+class FeatureSpec(GroupedNames):
     """Names every row of the feature matrix and the group it belongs to.
 
     Use it to select groups, label plots and run ablations without magic indices::
@@ -102,13 +146,10 @@ class FeatureSpec:
         spec.select(X, ["mfcc", "rms"]).shape  # (21, T)
     """
 
-    groups: tuple[tuple[str, int], ...]
-    row_names: tuple[str, ...] = field(repr=False)
-
     @classmethod
     def from_config(cls, config: FeatureConfig | None = None) -> "FeatureSpec":
         c = config or FeatureConfig()
-        named = [
+        return cls.from_named([
             ("chroma_stft", [f"chroma_stft:{p}" for p in PITCH_CLASSES]),
             ("chroma_cqt", [f"chroma_cqt:{p}" for p in PITCH_CLASSES]),
             ("chroma_vqt", [f"chroma_vqt:{p}" for p in PITCH_CLASSES]),
@@ -123,40 +164,24 @@ class FeatureSpec:
             ("tonnetz", [f"tonnetz:{d}" for d in TONNETZ_DIMS]),
             ("zero_crossing_rate", ["zero_crossing_rate"]),
             ("tempo", ["tempo"]),
-        ]
-        return cls(
-            groups=tuple((g, len(rows)) for g, rows in named),
-            row_names=tuple(r for _, rows in named for r in rows),
-        )
+        ])
+
+    @property
+    def row_names(self) -> tuple[str, ...]:
+        return self.names
 
     @property
     def n_rows(self) -> int:
-        return len(self.row_names)
-
-    @property
-    def group_names(self) -> tuple[str, ...]:
-        return tuple(g for g, _ in self.groups)
+        return len(self.names)
 
     @property
     def row_groups(self) -> tuple[str, ...]:
         """The group of each row, shape (n_rows,)."""
-        return tuple(g for g, n in self.groups for _ in range(n))
+        return self.entry_groups
 
     def rows(self, group: str) -> slice:
         """The rows of one group as a slice into axis 0 of the matrix."""
-        start = 0
-        for g, n in self.groups:
-            if g == group:
-                return slice(start, start + n)
-            start += n
-        raise KeyError(f"unknown feature group '{group}' (known: {', '.join(self.group_names)})")
-
-    def indices(self, groups: Sequence[str]) -> np.ndarray:
-        """Row indices of the given groups, in matrix order."""
-        wanted = set(groups)
-        for g in wanted:
-            self.rows(g)  # raises on unknown names
-        return np.array([i for i, g in enumerate(self.row_groups) if g in wanted], dtype=int)
+        return self.span(group)
 
     def select(self, X: np.ndarray, groups: Sequence[str]) -> np.ndarray:
         """Rows of `X` (shape (n_rows, T) or (N, n_rows, T)) belonging to `groups`."""
