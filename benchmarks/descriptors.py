@@ -24,24 +24,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DATA = Path(os.environ.get("MER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "4q-dev"
+from _common import DEFAULT_DATA, cpu_seconds, spread_clips  # noqa: E402 (benchmarks/ is on sys.path when run)
 
 
-def _clips(root: Path, n: int) -> list[Path]:
-    paths = sorted(root.glob("Q*/*.mp3"))
-    step = max(1, len(paths) // n) if paths else 1
-    return paths[::step][:n]
-
-
-def _cpu(fn, *args, **kwargs):
-    t0 = time.process_time()
-    out = fn(*args, **kwargs)
-    return out, time.process_time() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=10, help="number of clips (default 10, plus one warm-up)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the 4Q dataset folder")
     args = ap.parse_args(argv)
-    paths = _clips(args.data, args.n + 1)
+    paths = spread_clips(args.data, args.n + 1)
     if not paths:
         print(f"no 4Q clips under {args.data}; nothing measured")
         return 0
@@ -63,11 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     cost: dict[str, list[float]] = {k: [] for k in ("decode 22.05k", "decode 16k", "descriptors", "musicnn", "paper")}
     seconds = []
     for i, p in enumerate(paths):
-        y, t_dec = _cpu(audio.load, p, sr=22050)
-        y16, t_dec16 = _cpu(audio.load, p, sr=16000)
-        _, t_desc = _cpu(descriptors.describe, y)
-        _, t_emb = _cpu(embeddings.clip_embedding, y16, 16000, model=model)
-        _, t_feat = _cpu(features.extract, y)
+        y, t_dec = cpu_seconds(audio.load, p, sr=22050)
+        y16, t_dec16 = cpu_seconds(audio.load, p, sr=16000)
+        _, t_desc = cpu_seconds(descriptors.describe, y)
+        _, t_emb = cpu_seconds(embeddings.clip_embedding, y16, 16000, model=model)
+        _, t_feat = cpu_seconds(features.extract, y)
         if i == 0:
             continue  # warm-up
         seconds.append(len(y) / 22050)

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_DATA = Path(os.environ.get("MER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "4q-dev"
+from _common import DEFAULT_DATA  # noqa: E402 (benchmarks/ is on sys.path when run)
 
 
 def main(argv: list[str] | None = None) -> int:

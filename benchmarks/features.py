@@ -27,27 +27,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DATA = Path(os.environ.get("MER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "4q-dev"
+from _common import DEFAULT_DATA, cpu_seconds, spread_clips  # noqa: E402 (benchmarks/ is on sys.path when run)
 
 
-def _clips(root: Path, n: int) -> list[Path]:
-    paths = sorted(root.glob("Q*/*.mp3"))
-    if not paths:
-        return []
-    step = max(1, len(paths) // n)
-    return paths[::step][:n]
-
-
-def _cpu(fn, *args):
-    t0 = time.process_time()
-    out = fn(*args)
-    return out, time.process_time() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the 4Q dataset folder")
     args = ap.parse_args(argv)
 
-    paths = _clips(args.data, args.n)
+    paths = spread_clips(args.data, args.n)
     if not paths:
         print(f"skipped: no 4Q clips found under {args.data} (set --data or MER_DATA)")
         return 0
@@ -81,31 +68,31 @@ def main(argv: list[str] | None = None) -> int:
     worst = {}
     seconds = 0.0
     for i, p in enumerate(paths):
-        y, dt = _cpu(audio.load, p)
+        y, dt = cpu_seconds(audio.load, p)
         cost["decode"].append(dt)
         seconds += len(y) / 22050
-        R, dt = _cpu(extract_reference, y)
+        R, dt = cpu_seconds(extract_reference, y)
         cost["reference"].append(dt)
-        F, dt = _cpu(extract_fused, y)
+        F, dt = cpu_seconds(extract_fused, y)
         cost["fused"].append(dt)
         for g in spec.group_names:
             d = float(np.max(np.abs(R[spec.rows(g)].astype(np.float64) - F[spec.rows(g)])))
             worst[g] = max(worst.get(g, 0.0), d)
-        cost["stft"].append(_cpu(librosa.stft, y)[1])
-        cost["cqt"].append(_cpu(lambda v: librosa.cqt(v, sr=22050, hop_length=512, n_bins=252,
+        cost["stft"].append(cpu_seconds(librosa.stft, y)[1])
+        cost["cqt"].append(cpu_seconds(lambda v: librosa.cqt(v, sr=22050, hop_length=512, n_bins=252,
                                                       bins_per_octave=36, tuning=0.0), y)[1])
-        cost["vqt"].append(_cpu(lambda v: librosa.vqt(v, sr=22050, hop_length=512, n_bins=84,
+        cost["vqt"].append(cpu_seconds(lambda v: librosa.vqt(v, sr=22050, hop_length=512, n_bins=84,
                                                       bins_per_octave=12, intervals="ji5", gamma=0), y)[1])
         # the same passes inside the fused extractor (filter banks built by the run above)
-        own_stft = _cpu(fused.stft_magnitude, y, 2048, 512)[1]
-        levels, dt = _cpu(fused._pyramid, y, 0, 512)
+        own_stft = cpu_seconds(fused.stft_magnitude, y, 2048, 512)[1]
+        levels, dt = cpu_seconds(fused._pyramid, y, 0, 512)
         tuning = fused.tuning_from_peaks(*fused.pitch_peaks(np.abs(librosa.stft(y)), 22050, 2048), 36)
         cqt_bank = fused._q_bank(22050, 512, 36, "equal", tuning)
         vqt_bank = fused._q_bank(22050, 512, 12, "ji5", 0.0)
         cost["own_stft"].append(own_stft)
         cost["own_pyramid"].append(dt)
-        cost["own_cqt"].append(_cpu(fused._q_magnitude, levels, cqt_bank)[1])
-        cost["own_vqt"].append(_cpu(fused._q_magnitude, levels, vqt_bank)[1])
+        cost["own_cqt"].append(cpu_seconds(fused._q_magnitude, levels, cqt_bank)[1])
+        cost["own_vqt"].append(cpu_seconds(fused._q_magnitude, levels, vqt_bank)[1])
         print(f"  [{i + 1:2d}/{len(paths)}] {p.name}: reference {cost['reference'][-1]:.3f} s, "
               f"fused {cost['fused'][-1]:.3f} s", file=sys.stderr)
 

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 MIB = 1024**2
-DEFAULT_DATA = Path(os.environ.get("MER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "4q-dev"
+from _common import DEFAULT_DATA  # noqa: E402 (benchmarks/ is on sys.path when run)
 
 
 def _peak_rss() -> int:

@@ -17,6 +17,8 @@ import argparse
 import contextlib
 import time
 
+from _common import DEFAULT_DATA
+
 
 def _packed_final_state(rnn, x, lengths):
     """``mer.models._final_state`` as it was: every batch of unequal lengths packed."""
@@ -50,7 +52,7 @@ def _fit_seconds(name: str, X, y, groups, epochs: int, variant: str = "shipped")
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default="../shared/data/4q-dev")
+    ap.add_argument("--data", default=str(DEFAULT_DATA), help="the 4Q dataset folder")
     ap.add_argument("--n", type=int, default=96, help="clips (the first N of the dataset)")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--models", nargs="+", default=["rnn", "brnn", "lstm", "gru"])
