@@ -56,8 +56,9 @@ def _final_state(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor | None)
     direction's comes from a second pass over the batch padded on the left, where the
     reverse pass starts at the clip's last frame and ends at its first.
 
-    Not ``pack_padded_sequence``: its backward pass on CPU is 3-7x slower than padded
-    passes, even than two of them (``benchmarks/training.py``).
+    Not ``pack_padded_sequence``: its backward pass on CPU is slow, and an epoch with it
+    took 1.3x (BRNN, even against two padded passes) to 4x (LSTM) as long
+    (``benchmarks/training.py``).
     """
     if lengths is None or not bool((lengths != x.shape[1]).any()):
         _, h = rnn(x)
@@ -425,10 +426,10 @@ class _flush_denormals:
     """Subnormal floats flushed to zero for a block (CPU only; torch's default, off, restored after).
 
     Gradients that fade through a long recurrence pass through the subnormal range
-    (< 1.2e-38), where x86 arithmetic is 10-100x slower: a 162-step RNN's backward pass
-    took 0.118 s with them and 0.011 s without (batch 32, one thread). Values that small
-    move no weight: in ``benchmarks/training.py`` the models fitted with and without
-    flushing give the same probabilities.
+    (< 1.2e-38), where x86 arithmetic is many times slower: an RNN epoch took 2.8x as
+    long with them, a paper-LSTM epoch (1,295 steps) 4.1x. Values that small move no
+    weight: in ``benchmarks/training.py`` the models fitted with and without flushing
+    give the same probabilities.
     """
 
     def __enter__(self):
