@@ -62,7 +62,7 @@ def main(argv=None) -> None:
         args.md.write_text("| model | config | macro-F1 (mean ± std) | accuracy (mean ± std) | CV wall time |\n"
                            "|---|---|---|---|---|\n")
     for name in args.models:
-        params = dict(overrides, progress=False, seed=args.seed) if is_sequence_model(name) else {
+        params = dict(overrides, progress=False, random_state=args.seed) if is_sequence_model(name) else {
             "random_state": args.seed}
         est = make_estimator(name, **params)
         cv = cross_validate(est, feats.X, feats.y, feats.groups, n_splits=args.folds, repeats=args.repeats,

@@ -35,7 +35,7 @@ def _fit_seconds(name: str, X, y, groups, epochs: int, variant: str = "shipped")
     import mer.models
     from mer.training import make_estimator
 
-    est = make_estimator(name, epochs=epochs, patience=epochs, progress=False, seed=0)
+    est = make_estimator(name, epochs=epochs, patience=epochs, progress=False, random_state=0)
     saved = mer.models._flush_denormals, mer.models._final_state
     if variant == "subnormal":
         mer.models._flush_denormals = contextlib.nullcontext

@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     from mer import datasets, modelfile
     from mer.evaluation import cross_validate
     from mer.recipes import DEFAULT_BLOCKS, EmotionClassifier, clip_inputs
+    from mer.training import training_hashes
 
     ds = datasets.load(args.data)
     inp = clip_inputs(ds.paths, jobs=args.jobs)
@@ -59,6 +60,8 @@ def main(argv=None) -> int:
                "per_quadrant_f1": {k: round(v, 3) for k, v in s["per_class_f1_mean"].items()}},
         "data_licence": "trained on research-only data: 4Q Audio Emotion Dataset (Panda, Malheiro & Paiva, "
                         "IEEE TAFFC 2018); musicnn weights ISC (Pons & Serra, MTG-UPF)",
+        # content hashes of every training clip: `mer evaluate` warns when evaluated files overlap
+        modelfile.TRAINING_HASHES: training_hashes(ds, ds.ids),
     }
     model = modelfile.TrainedModel(final, "recipe-descriptors-musicnn", metadata=metadata,
                                    inputs=list(DEFAULT_BLOCKS))

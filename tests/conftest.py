@@ -28,6 +28,19 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     return root
 
 
+@pytest.fixture(autouse=True)
+def fixed_terminal(monkeypatch):
+    """CLI output as on a 200-column terminal without colour, whatever the machine's terminal.
+
+    Rich sizes tables by ``COLUMNS`` when the output is not a terminal (80 by default);
+    messages never wrap (the CLI's consoles soft-wrap), tables might on a narrow one.
+    """
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("NO_COLOR", "1")
+    for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(var, raising=False)
+
+
 @pytest.fixture(scope="session")
 def fourq_dir() -> Path:
     if not (FOURQ / "panda_dataset_taffc_annotations.csv").is_file():
@@ -67,9 +80,69 @@ def synthetic_features(tmp_path_factory):
     return cache, ds, load_features(ds, cache_dir=cache, progress=False)
 
 
+#: Tolerance per feature row group in float32 epsilons, measured across OpenBLAS kernels
+#: (tests/test_fused.py's docstring gives the figures); 4 for every other group.
+N_EPS = {"chroma_stft": 32, "tonnetz": 20, "chroma_vqt": 20, "chroma_cqt": 20}
+DEFAULT_N_EPS = 4
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+def assert_close_in_eps(actual, expected, n_eps, err_msg=""):
+    """``|actual - expected| <= n_eps * eps32 * (|expected| + max |expected|)``, elementwise."""
+    a, e = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    assert a.shape == e.shape, f"{err_msg}: shape {a.shape} != {e.shape}"
+    tol = n_eps * EPS32 * (np.abs(e) + (np.abs(e).max() if e.size else 0.0))
+    excess = np.abs(a - e) - tol
+    worst = int(np.argmax(excess)) if excess.size else 0
+    assert not excess.size or excess.flat[worst] <= 0, (
+        f"{err_msg}: {int((excess > 0).sum())} of {excess.size} values beyond {n_eps} eps; worst "
+        f"{a.flat[worst]!r} vs {e.flat[worst]!r}")
+
+
+def assert_features_close(A, B, config=None):
+    """Two (204, T) matrices of one signal from two processes or code paths, group by group."""
+    from mer.features import FeatureSpec
+
+    spec = FeatureSpec.from_config(config)
+    assert A.shape == B.shape
+    for g in spec.group_names:
+        assert_close_in_eps(A[spec.rows(g)], B[spec.rows(g)], N_EPS.get(g, DEFAULT_N_EPS), err_msg=g)
+
+
 def write_tone(path: Path, sr: int = 44100, seconds: float = 2.0, channels: int = 2, freq: float = 440.0) -> Path:
     t = np.arange(int(sr * seconds)) / sr
     y = 0.3 * np.sin(2 * np.pi * freq * t) + 0.1 * np.sin(2 * np.pi * 3 * freq * t)
     data = np.stack([y] * channels, axis=1) if channels > 1 else y
     sf.write(str(path), data.astype(np.float32), sr)
+    return path
+
+
+def write_encoded(path: Path, data: np.ndarray, sr: int, codec: str, fmt: str | None = None,
+                  bit_rate: int | None = None) -> Path:
+    """Encode float `data` (shape (n,) or (n, channels), in [-1, 1]) with PyAV's bundled FFmpeg.
+
+    `codec` is an FFmpeg encoder name ("aac", "alac", "libopus", "wmav2", "libmp3lame"...),
+    `fmt` a container when the extension does not say it (e.g. "adts", "ogg"). Raises
+    ``pytest.skip`` when this FFmpeg build lacks the encoder or cannot open it.
+    """
+    import av
+
+    data = np.asarray(data, dtype=np.float32)
+    planar = np.ascontiguousarray(data.T if data.ndim == 2 else data[None, :])  # (channels, n)
+    layout = {1: "mono", 2: "stereo"}[planar.shape[0]]
+    try:
+        with av.open(str(path), "w", format=fmt) as out:
+            s = out.add_stream(codec, rate=sr, layout=layout)
+            if bit_rate:
+                s.bit_rate = bit_rate
+            for i in range(0, planar.shape[1], 4096):
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar[:, i:i + 4096]), format="fltp", layout=layout)
+                frame.sample_rate, frame.pts = sr, i
+                for packet in s.encode(frame):  # PyAV converts to the encoder's sample format and frame size
+                    out.mux(packet)
+            for packet in s.encode(None):
+                out.mux(packet)
+    except (av.error.FFmpegError, ValueError) as exc:
+        path.unlink(missing_ok=True)
+        pytest.skip(f"this FFmpeg cannot encode {codec}: {exc}")
     return path

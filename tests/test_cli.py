@@ -83,6 +83,9 @@ def test_train_evaluate_predict_end_to_end(synthetic_features, tmp_path):
     assert m["n"] == 32 and m["labels"] == ["Q1", "Q2", "Q3", "Q4"] and np.sum(m["confusion"]) == 32
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "confusion" in r.output and "precision" in r.output
+    # trained and evaluated on the same clips: the card's content hashes catch it
+    assert m["n_in_training"] == 32 and "32 of the 32 evaluated clips are in logreg's training data" in r.stderr
+    assert m["skipped"] == [] and m["macro_f1_labels"] == ["Q1", "Q2", "Q3", "Q4"]
 
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFFnotreally")
@@ -91,12 +94,15 @@ def test_train_evaluate_predict_end_to_end(synthetic_features, tmp_path):
     assert r.exit_code == 3, r.output  # one good file predicted, the bad one reported
     rows = json.loads(r.stdout)
     assert len(rows) == 1 and rows[0]["path"] == files[0]
-    assert set(rows[0]) == {"path", "quadrant", "probabilities", "valence", "arousal"}
+    assert set(rows[0]) == {"path", "quadrant", "probabilities", "valence", "arousal", "flags", "quality"}
+    # the synthetic clips last 4 s: under the 6 s a reliable answer needs
+    assert rows[0]["flags"] == ["too_short"] and rows[0]["quality"]["duration_s"] == pytest.approx(4.0, abs=0.01)
     assert "bad.wav" in r.stderr
     r = runner.invoke(app, ["predict", "--model", str(model), files[0], "--format", "csv", "--cache-dir", str(cache)])
     assert r.exit_code == 0, r.output
     header, row = r.stdout.strip().splitlines()
-    assert header == "path,quadrant,p_Q1,p_Q2,p_Q3,p_Q4,valence,arousal" and row.startswith(files[0])
+    assert header == ("path,quadrant,p_Q1,p_Q2,p_Q3,p_Q4,valence,arousal,flags,"
+                      "duration_s,rms_dbfs,silent_fraction,clipped_fraction") and row.startswith(files[0])
     r = runner.invoke(app, ["predict", "-m", str(model), files[0], "--cache-dir", str(cache), "-q"])
     assert r.exit_code == 0 and "valence" in r.output and "Q1" in r.output
 
@@ -104,13 +110,14 @@ def test_train_evaluate_predict_end_to_end(synthetic_features, tmp_path):
 def test_train_a_recurrent_model_from_the_cli(synthetic_features, tmp_path):
     cache, _, _ = synthetic_features
     model = tmp_path / "gru.mer"
-    r = runner.invoke(app, ["train", "--data", SYN, "--model", "gru", "--folds", "2", "--epochs", "2",
+    r = runner.invoke(app, ["train", "--data", SYN, "--model", "gru", "--folds", "2", "--epochs", "2", "--seed", "3",
                             "--out", str(model), "--cache-dir", str(cache), "-q"])
     assert r.exit_code == 0, r.output
     from mer import modelfile
 
     m = modelfile.load(model)
     assert m.estimator.epochs == 2 and m.metadata["cv"]["n_splits"] == 2 and m.metadata["data"]["n_clips"] == 32
+    assert m.estimator.random_state == 3  # `--seed` reaches the estimator's random_state
 
 
 def test_model_errors_are_one_line(tmp_path, monkeypatch):
@@ -142,3 +149,60 @@ def test_predict_real_4q_clips(fourq_dir, synthetic_features, tmp_path):
     probs = [float(x) for x in row[2:6]]
     assert sum(probs) == pytest.approx(1.0, abs=1e-3)
     assert -1 <= float(row[6]) <= 1 and -1 <= float(row[7]) <= 1
+
+
+def test_predict_accepts_folders_and_flags_silence(synthetic_features, tmp_path):
+    import soundfile as sf
+
+    cache, ds, _ = synthetic_features
+    model = tmp_path / "m.mer"
+    r = runner.invoke(app, ["train", "--data", SYN, "--model", "logreg", "--folds", "0", "--out", str(model),
+                            "--cache-dir", str(cache), "-q"])
+    assert r.exit_code == 0, r.output
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "b.wav").write_bytes(ds.paths[1].read_bytes())
+    (folder / "a.wav").write_bytes(ds.paths[0].read_bytes())
+    sf.write(str(folder / "quiet.wav"), np.zeros(8 * 22050, np.float32), 22050)
+    (folder / "readme.txt").write_text("not audio")
+    r = runner.invoke(app, ["predict", "-m", str(model), str(folder), "--format", "json", "--cache-dir", str(cache)])
+    assert r.exit_code == 0, r.output  # flagged but handled: not a failure
+    rows = json.loads(r.stdout)
+    assert [row["path"] for row in rows] == [str(folder / "a.wav"), str(folder / "quiet.wav"),
+                                            str(folder / "sub" / "b.wav")]
+    quiet = rows[1]
+    assert quiet["flags"] == ["silent"] and quiet["quadrant"] is None and quiet["probabilities"] is None
+    assert rows[0]["quadrant"] in ("Q1", "Q2", "Q3", "Q4") and "silent" not in rows[0]["flags"]
+
+    r = runner.invoke(app, ["predict", "-m", str(model), str(folder / "quiet.wav"), "--format", "csv",
+                            "--cache-dir", str(cache)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip().splitlines()[1].startswith(f"{folder / 'quiet.wav'},,,,,,,,silent,")
+    r = runner.invoke(app, ["predict", "-m", str(model), str(folder / "quiet.wav"), "--cache-dir", str(cache), "-q"])
+    assert r.exit_code == 0 and "silent" in r.stdout and "no quadrant given" in r.stdout
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = runner.invoke(app, ["predict", "-m", str(model), str(empty), "--cache-dir", str(cache)])
+    assert r.exit_code == 1 and "no audio files in this folder" in r.stderr and str(empty) in r.stderr
+
+
+def test_model_info_reads_only_the_card(synthetic_features, tmp_path):
+    import subprocess
+    import sys
+
+    cache, _, _ = synthetic_features
+    model = tmp_path / "m.mer"
+    r = runner.invoke(app, ["train", "--data", SYN, "--model", "logreg", "--folds", "0", "--out", str(model),
+                            "--cache-dir", str(cache), "-q"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["model-info", str(model)])
+    assert r.exit_code == 0, r.output
+    assert "model: logreg (summary)" in r.output and "32 content hashes" in r.output
+    # what made it take seconds: rebuilding the estimator (torch, skops, scikit-learn)
+    code = ("import sys; from typer.testing import CliRunner; from mer.cli import app; "
+            f"r = CliRunner().invoke(app, ['model-info', {str(model)!r}]); assert r.exit_code == 0, r.output; "
+            "print(sorted(m for m in ('torch', 'skops', 'sklearn', 'librosa') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -63,6 +63,7 @@ def test_cli_model_info_prints_the_card():
     r = runner.invoke(app, ["model-info"])
     assert r.exit_code == 0, r.output
     assert "research-only" in r.output and "macro_f1" in r.output and "4Q" in r.output
+    assert "540 content hashes" in r.output
 
 
 def test_a_foreign_file_is_refused_as_a_model(tmp_path):
@@ -70,3 +71,78 @@ def test_a_foreign_file_is_refused_as_a_model(tmp_path):
     bad.write_bytes(b"not a model")
     r = runner.invoke(app, ["model-info", str(bad)])
     assert r.exit_code == 1 and "not a mer model file" in r.output
+
+
+def test_the_card_lists_the_training_clips_by_content():
+    hashes = modelfile.read_manifest(default_model_path())["metadata"][modelfile.TRAINING_HASHES]
+    assert len(hashes) == 540 == len(set(hashes)) and hashes == sorted(hashes)
+    assert all(len(h) == 64 and int(h, 16) >= 0 for h in hashes)
+
+
+@pytest.mark.real_data
+def test_the_card_hashes_are_the_4q_dev_clips(fourq_dir):
+    from mer.cache import file_digest
+
+    hashes = set(modelfile.read_manifest(default_model_path())["metadata"][modelfile.TRAINING_HASHES])
+    clips = sorted(fourq_dir.glob("Q*/*.mp3"))
+    assert len(clips) == 540 and {file_digest(p) for p in clips} == hashes
+
+
+def test_update_metadata_rewrites_only_the_manifest(tmp_path):
+    import shutil
+    import zipfile
+
+    path = shutil.copy(default_model_path(), tmp_path / "m.mer")
+    with zipfile.ZipFile(path) as z:
+        before = {i.filename: (z.read(i.filename), i.date_time, i.compress_type) for i in z.infolist()}
+    manifest = modelfile.update_metadata(path, {"note": "added later"})
+    assert manifest["metadata"]["note"] == "added later"
+    with zipfile.ZipFile(path) as z:
+        after = {i.filename: (z.read(i.filename), i.date_time, i.compress_type) for i in z.infolist()}
+    assert list(after) == list(before)
+    assert all(after[k] == before[k] for k in before if k != "manifest.json")
+    assert modelfile.read_manifest(path)["metadata"]["note"] == "added later"
+    back, orig = modelfile.load(path), load_model()
+    X = np.random.default_rng(0).normal(size=(3, orig.estimator.pipeline_.n_features_in_))
+    np.testing.assert_array_equal(back.predict_proba(X), orig.predict_proba(X))
+    assert [n for n, _ in back.inputs] == [n for n, _ in orig.inputs]
+    assert not list(tmp_path.glob(".*part"))  # the atomic write left no temporary behind
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_evaluate_on_training_clips_warns(fourq_dir, tmp_path):
+    clips = [sorted((fourq_dir / q).glob("*.mp3"))[0] for q in ("Q1", "Q3")]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label\n" + "".join(f"{p},{p.parent.name}\n" for p in clips))
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, ["evaluate", "--data", str(manifest), "--json", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "2 of the 2 evaluated clips are in recipe-descriptors-musicnn's training data" in r.stderr
+    m = json.loads(out.read_text())
+    assert m["n_in_training"] == 2 and m["macro_f1_labels"] == ["Q1", "Q3"]
+
+
+@pytest.mark.slow
+def test_cli_predict_silence_gives_no_quadrant(tmp_path):
+    wav = tmp_path / "silence.wav"
+    sf.write(str(wav), np.zeros(30 * 22050, np.float32), 22050)
+    r = runner.invoke(app, ["predict", str(wav), "--format", "json", "-q"])
+    assert r.exit_code == 0, r.output
+    (row,) = json.loads(r.stdout)
+    assert row["flags"] == ["silent"] and row["quadrant"] is None and row["probabilities"] is None
+    assert row["quality"]["silent_fraction"] == 1.0 and row["quality"]["duration_s"] == 30.0
+
+
+def test_the_shipped_model_loads_under_the_current_seed_name_and_predicts_as_stored(tmp_path):
+    """default.mer was written when the recipe's seed was called `seed`; it loads as `random_state`,
+    predicts exactly what its stored pipeline predicts, and saving it again writes the new name."""
+    stored = modelfile.read_manifest(default_model_path())["estimator"]["params"]
+    seed = stored.get("seed", stored.get("random_state"))
+    model = load_model()
+    assert model.estimator.get_params()["random_state"] == seed and "seed" not in model.estimator.get_params()
+    X = np.random.default_rng(1).normal(size=(5, model.estimator.pipeline_.n_features_in_))
+    np.testing.assert_array_equal(model.predict_proba(X), model.estimator.pipeline_.predict_proba(X))
+    again = modelfile.load(modelfile.save(model, tmp_path / "again.mer"))
+    assert modelfile.read_manifest(tmp_path / "again.mer")["estimator"]["params"]["random_state"] == seed
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))

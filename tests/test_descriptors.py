@@ -153,3 +153,55 @@ def test_chord_qualities_and_interval_classes_are_key_invariant():
     assert np.allclose(major, D.interval_classes(chroma(7, (0, 4, 7))[:, 0]))
     assert major.sum() == pytest.approx(1.0) and major[0] == 0  # no semitones in a triad
     assert D.interval_classes(chroma(0, (0, 6))[:, 0])[5] == pytest.approx(1.0)  # tritone only
+
+
+def _long_wav(path, seconds: float, sr: int = 44100):
+    """A stereo WAV at 44.1 kHz: a chord that changes key every 6 s with pulses and noise."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(5)
+    t = np.arange(int(seconds * sr)) / sr
+    root = 196.0 * 2 ** (np.floor(t / 6) * 5 % 12 / 12)
+    y = sum(0.15 * np.sin(2 * np.pi * root * r * t) for r in (1.0, 1.19, 1.5)) * np.exp(-6 * ((t * 2.1) % 1.0))
+    y = y + 0.02 * rng.standard_normal(len(t))
+    sf.write(str(path), np.stack([y, y], axis=1).astype(np.float32), sr, subtype="PCM_16")
+    return path
+
+
+@pytest.mark.parametrize("window, bounds", [
+    (8.0, [0, 8, 16, 24, 32, 42]),  # rest 2 s < 4 s: merged into the last window
+    (9.0, [0, 9, 18, 27, 36, 42]),  # rest 6 s >= 4.5 s: a window of its own
+])
+def test_long_track_descriptors_are_the_duration_weighted_mean_of_windows(tmp_path, window, bounds):
+    from mer import audio
+
+    path = _long_wav(tmp_path / "long.wav", 42.0)
+    c = D.DescriptorConfig()
+    y = audio.load(path, sr=c.sr)
+    assert len(y) == 42 * c.sr
+    vecs = [D.describe(y[a * c.sr : b * c.sr], c) for a, b in zip(bounds[:-1], bounds[1:])]
+    expected = np.average(np.stack(vecs).astype(np.float64), axis=0, weights=np.diff(bounds))
+    got = D.describe_long_file(path, c, window_seconds=window)
+    assert got.shape == (D.DescriptorSpec.from_config(c).n_features,) and got.dtype == np.float32
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)  # float32 rounding of the mean
+    # the windows really differ (the key moves), so the mean is not any one window's
+    assert np.ptp(np.stack(vecs), axis=0).max() > 0.1
+
+
+def test_long_track_path_is_taken_past_the_threshold_only(tmp_path):
+    from mer import audio
+    from mer.extraction import extract_file
+
+    path = _long_wav(tmp_path / "long.wav", 42.0)
+    c = D.DescriptorConfig()
+    whole = D.describe(audio.load(path, sr=c.sr), c)
+    # under the threshold: exactly today's vector (cached vectors of short clips stay valid)
+    np.testing.assert_array_equal(extract_file(path, c, D.describe), whole)
+    # past a lowered threshold the default 30-s windows apply: 42 s < 45 s is one window,
+    # the same samples decoded block by block
+    np.testing.assert_array_equal(extract_file(path, c, D.describe, long_track_seconds=30.0), whole)
+    with pytest.raises(MerError, match="too short"):
+        D.describe_stream(iter([np.zeros(100, np.float32)]), c)
+    with pytest.raises(MerError, match="zero-length"):
+        D.describe_stream(iter([]), c)

@@ -59,6 +59,18 @@ def test_classification_metrics_by_hand():
     assert m["per_class"]["Q1"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
     assert m["per_class"]["Q2"]["precision"] == 0.5 and m["per_class"]["Q2"]["recall"] == 1.0
     assert m["macro_f1"] == pytest.approx(np.mean([2 / 3, 2 / 3, 2 / 3, 2 / 3]))
+    assert m["macro_f1_labels"] == ["Q1", "Q2", "Q3", "Q4"]
+
+
+def test_macro_f1_is_over_the_labels_present_in_the_ground_truth():
+    y = ["Q1", "Q1", "Q2", "Q3", "Q3", "Q3"]
+    m = classification_metrics(y, y, ["Q1", "Q2", "Q3", "Q4"])  # perfect, Q4 absent from the data
+    assert m["macro_f1"] == 1.0 and m["macro_f1_labels"] == ["Q1", "Q2", "Q3"]
+    assert list(m["per_class"]) == ["Q1", "Q2", "Q3", "Q4"] and m["per_class"]["Q4"]["support"] == 0
+    # predicting the absent class still costs: the recall of the true class drops
+    m = classification_metrics(y, ["Q1", "Q1", "Q2", "Q3", "Q3", "Q4"], ["Q1", "Q2", "Q3", "Q4"])
+    assert m["macro_f1_labels"] == ["Q1", "Q2", "Q3"]
+    assert m["macro_f1"] == pytest.approx(np.mean([1.0, 1.0, 0.8]))  # Q3: P 1, R 2/3 -> F1 0.8
 
 
 def test_subset_is_a_lazy_view():

@@ -146,3 +146,30 @@ def test_save_is_atomic_and_leaves_no_partial_file(saved_models, tmp_path):
         modelfile.save(bad, target)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["m.mer"]
+
+
+def _old_param_names(name, data):
+    """A manifest as mer wrote it before estimators called their seed `random_state`."""
+    if name != "manifest.json":
+        return data
+    m = json.loads(data)
+    params = m["estimator"]["params"]
+    m["estimator"]["params"] = {("seed" if k == "random_state" else k): v for k, v in params.items()}
+    return json.dumps(m).encode()
+
+
+def test_files_that_store_the_old_seed_name_still_load(tmp_path):
+    from mer.recipes import EmotionClassifier
+
+    X, y = _data()
+    rng = np.random.default_rng(1)
+    V = rng.normal(size=(16, 12)) + np.repeat(np.eye(4, 12), 4, axis=0) * 3
+    models = {"seq": (SequenceClassifier(arch="gru", epochs=1, pool=4, random_state=5, progress=False).fit(X, y), X),
+              "recipe": (EmotionClassifier(k=4, C=1.0, random_state=5).fit(V, y), V)}
+    for name, (est, inputs) in models.items():
+        new = modelfile.save(TrainedModel(est, name, inputs=[] if name == "recipe" else None), tmp_path / f"{name}.mer")
+        old = _rewrite(new, tmp_path / f"{name}-old.mer", _old_param_names)
+        assert "seed" in modelfile.read_manifest(old)["estimator"]["params"]
+        back = modelfile.load(old)
+        assert back.estimator.random_state == 5 and "seed" not in back.estimator.get_params()
+        np.testing.assert_array_equal(back.predict_proba(inputs), est.predict_proba(inputs))

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -69,7 +71,7 @@ def test_estimators_follow_sklearn_conventions():
     c = clone(est)
     assert c.get_params() == est.get_params() and c is not est
     assert set(est.get_params()) >= {"arch", "hidden_size", "lr", "epochs", "grad_clip", "mel_db", "pool",
-                                     "n_frames", "seed", "device", "patience", "val_fraction"}
+                                     "n_frames", "random_state", "device", "patience", "val_fraction"}
     s = SummaryClassifier("rbf_svm", input="flat")
     assert clone(s).get_params() == s.get_params()
     with pytest.raises(NotFittedError):
@@ -96,7 +98,7 @@ def test_sequence_classifier_learns_is_deterministic_and_restores_the_best_epoch
     P = a.predict_proba(X)
     assert P.shape == (24, 4) and np.allclose(P.sum(1), 1, atol=1e-5)
     assert np.array_equal(P, b.predict_proba(X))  # same seed, same numbers
-    assert not np.array_equal(P, SequenceClassifier(**kw, seed=1).fit(X, y, groups=g).predict_proba(X))
+    assert not np.array_equal(P, SequenceClassifier(**kw, random_state=1).fit(X, y, groups=g).predict_proba(X))
     assert (a.predict(X) == y).mean() > 0.7
     assert list(a.classes_) == ["Q1", "Q2", "Q3", "Q4"]
     best = min(a.history_, key=lambda h: h["val_loss"])
@@ -137,3 +139,42 @@ def test_models_learn_the_synthetic_set_above_chance(synthetic_features):
     seq = SequenceClassifier(arch="gru", epochs=20, lr=3e-3, batch_size=8, val_fraction=0, progress=False)
     cv = cross_validate(seq, f.X, f.y, f.groups, n_splits=3, progress=False)
     assert cv.mean("accuracy") > 0.5, cv.summary()  # chance: 0.25
+
+
+@pytest.mark.parametrize("param, value, message", [
+    ("epochs", 0, "epochs == 0, must be >= 1"),
+    ("batch_size", 0, "batch_size == 0, must be >= 2"),
+    ("batch_size", 1, "batch_size == 1, must be >= 2"),  # BatchNorm cannot train on batches of one
+    ("val_fraction", 1.5, "val_fraction == 1.5, must be < 1"),
+    ("val_fraction", -0.1, "val_fraction == -0.1, must be >= 0"),
+    ("dropout", 1.0, "dropout == 1.0, must be < 1"),
+    ("lr", 0.0, "lr == 0.0, must be > 0"),
+    ("random_state", -1, "random_state == -1, must be >= 0"),
+    ("arch", "cnn", "arch must be one of rnn, brnn, lstm, gru, got 'cnn'"),
+])
+def test_fit_refuses_parameters_out_of_range_naming_them(param, value, message):
+    X, y, g = _toy(n=8)
+    est = SequenceClassifier(**{"epochs": 1, "progress": False, param: value})  # accepted here, as in sklearn
+    with pytest.raises(ValueError, match=re.escape(message)):
+        est.fit(X, y, groups=g)
+    assert not hasattr(est, "network_")  # refused before any work
+
+
+def test_fit_refuses_parameters_of_the_wrong_type():
+    X, y, g = _toy(n=8)
+    with pytest.raises(TypeError, match="epochs must be an instance of int"):
+        SequenceClassifier(epochs=2.5, progress=False).fit(X, y, groups=g)
+    with pytest.raises(ValueError, match="pool == 0, must be >= 1"):
+        SummaryClassifier(input="flat", pool=0).fit(X, y)
+    with pytest.raises(ValueError, match="model must be one of"):
+        SummaryClassifier(model="nope").fit(X, y)
+
+
+def test_an_unfitted_estimator_raises_sklearns_not_fitted_error():
+    X, _, _ = _toy(n=4)
+    for est in (SequenceClassifier(), SummaryClassifier()):
+        for method in (est.predict_proba, est.predict):
+            with pytest.raises(NotFittedError, match=f"This {type(est).__name__} instance is not fitted yet"):
+                method(X)
+    with pytest.raises(NotFittedError):
+        SequenceClassifier().get_state()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from mer.descriptors import DescriptorConfig
 from mer.embeddings import EmbeddingConfig
@@ -82,3 +84,17 @@ def test_clip_inputs_names_blocks_and_failures(tmp_path):
     assert res.names[0].startswith("descriptors:")
     assert len(res.failures) == 1 and "bad.wav" in res.failures[0][1]
     assert np.isfinite(res.X).all()
+
+
+def test_classifier_checks_fitting_and_parameters_as_sklearn_does():
+    X, y, groups = _blobs(n_noise=3)
+    est = EmotionClassifier(k=5, C=0.1)
+    for method in (est.predict_proba, est.predict):
+        with pytest.raises(NotFittedError, match="This EmotionClassifier instance is not fitted yet"):
+            method(X)
+    with pytest.raises(ValueError, match="inner_folds == 1, must be >= 2"):
+        EmotionClassifier(inner_folds=1).fit(X, y, groups=groups)
+    # random_state is the seed's one name and reaches the inner folds and the logistic regression
+    assert "seed" not in est.get_params() and est.get_params()["random_state"] == 0
+    fitted = EmotionClassifier(k=(3, 5), C=0.1, inner_folds=2, random_state=3).fit(X, y, groups=groups)
+    assert fitted.pipeline_.named_steps["classify"].random_state == 3

@@ -32,11 +32,13 @@ to fit); iterative solvers get more iterations.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted, check_scalar
 
 from mer.preprocessing import DEFAULT_STATS, PAPER_N_FRAMES, SequencePreprocessor, summary_stats
 
@@ -51,7 +53,7 @@ MAX_QDA_DIMS = 10_000
 INPUTS = ("stats", "flat")
 
 
-def make_baseline(name: str, random_state: int = 0, **params):
+def make_baseline(name: str, *, random_state: int = 0, **params):
     """``Pipeline(StandardScaler, classifier)`` for a baseline name.
 
     Parameters
@@ -159,8 +161,19 @@ class SummaryClassifier(ClassifierMixin, BaseEstimator):
             return np.stack([prep.transform_one(x).ravel() for x in X])
         raise ValueError(f"unknown input '{self.input}' (known: {', '.join(INPUTS)})")
 
+    def _check_params(self) -> None:
+        """Parameters in range (checked in ``fit``); ValueError / TypeError naming the parameter."""
+        if self.model not in BASELINES:
+            raise ValueError(f"model must be one of {', '.join(BASELINES)}, got {self.model!r}")
+        if self.input not in INPUTS:
+            raise ValueError(f"input must be one of {', '.join(INPUTS)}, got {self.input!r}")
+        check_scalar(self.pool, "pool", numbers.Integral, min_val=1)
+        if self.n_frames is not None:
+            check_scalar(self.n_frames, "n_frames", numbers.Integral, min_val=1)
+
     def fit(self, X: Sequence[np.ndarray], y, groups=None) -> "SummaryClassifier":
         """Fit on clips `X` (sequence of (204, T_i) matrices) with labels `y`; `groups` is unused."""
+        self._check_params()
         y = np.asarray(y).astype(str)
         if len(X) != len(y):
             raise ValueError(f"{len(X)} feature matrices but {len(y)} labels")
@@ -171,7 +184,7 @@ class SummaryClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"qda on {V.shape[1]} dimensions needs {len(self.classes_)} covariance matrices of "
                              f"{V.shape[1]} x {V.shape[1]} (~{gb:.0f} GB); pool more frames or use input='stats'")
         self.n_features_in_ = V.shape[1]
-        self.pipeline_ = make_baseline(self.model, self.random_state, **(self.model_params or {}))
+        self.pipeline_ = make_baseline(self.model, random_state=self.random_state, **(self.model_params or {}))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             self.pipeline_.fit(V, y)
@@ -181,10 +194,7 @@ class SummaryClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities (n, n_classes) in ``classes_`` order; softmax of the
         decision function for ridge / SVMs (see the module docstring)."""
-        if not hasattr(self, "pipeline_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("this SummaryClassifier is not fitted yet; call fit first")
+        check_is_fitted(self, ("pipeline_", "classes_"))
         V = self.vectors(X)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. QDA's collinearity note, already recorded at fit

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mer._io import save_npy
+from mer.errors import MerError
 from mer.features import FeatureConfig
 
 
@@ -34,7 +35,52 @@ def default_cache_dir() -> Path:
 
 
 def resolve_cache_dir(root: str | PathLike | None = None) -> Path:
-    return Path(root).expanduser() if root is not None else default_cache_dir()
+    """The cache root to use, checked to be a writable directory (created if missing).
+
+    Checked here, before any work, because a cache that cannot be written was found only
+    when the first result was stored: after minutes of analysis, as a long traceback.
+
+    Raises
+    ------
+    MerError
+        The root is a file, cannot be created, or is not writable.
+    """
+    path = Path(root).expanduser() if root is not None else default_cache_dir()
+    check_writable_dir(path, what="cache directory")
+    return path
+
+
+def check_writable_dir(path: str | PathLike, *, what: str = "directory") -> Path:
+    """Create `path` if needed and check that files can be written in it.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    what : str
+        How the folder is named in the error (``"cache directory"``, ``"output folder"``...).
+
+    Raises
+    ------
+    MerError
+        One line naming `path`: it is a file, it cannot be created, or it is not writable.
+    """
+    path = Path(path)
+    if path in _checked:
+        return path
+    if path.exists() and not path.is_dir():
+        raise MerError(f"cannot use as {what}: it is a file, not a folder", path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MerError(f"cannot create {what} ({exc.strerror or exc})", path) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise MerError(f"{what} is not writable", path)
+    _checked.add(path)
+    return path
+
+
+# Folders already checked by this process: the check runs once per folder, not per file.
+_checked: set[Path] = set()
 
 
 def file_digest(path: str | PathLike, chunk_size: int = 1 << 20) -> str:
@@ -80,4 +126,14 @@ class FeatureCache:
         return self.path_for(key).is_file()
 
     def put(self, key: str, X: np.ndarray) -> None:
-        save_npy(self.path_for(key), X)
+        """Store `X` under `key`, atomically.
+
+        Raises
+        ------
+        MerError
+            The entry cannot be written (disk full, permissions changed mid-run).
+        """
+        try:
+            save_npy(self.path_for(key), X)
+        except OSError as exc:
+            raise MerError(f"cannot write cache entry ({exc.strerror or exc})", self.path_for(key)) from None

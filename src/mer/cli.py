@@ -22,12 +22,37 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+# soft_wrap: a message is one line whatever the terminal's width, so that logs and
+# scripts reading mer's output see the same text on every machine.
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+@app.callback()
+def _start() -> None:
+    """Music emotion recognition on Russell's circumplex (Q1 happy, Q2 tense, Q3 sad, Q4 calm)."""
+    # Rich reads the terminal's size (or COLUMNS) when a Console is made: make them per
+    # invocation, so that a program calling the app twice sees its current terminal.
+    global console, err
+    console = Console(soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
+
+
+def _checked_cache_dir(value: Optional[Path]) -> Optional[Path]:
+    # Checked before any work: an unusable cache used to surface after the analysis.
+    from mer.cache import resolve_cache_dir
+
+    try:
+        resolve_cache_dir(value)
+    except MerError as exc:
+        raise _fail(exc)
+    return value
+
 
 CacheDir = Annotated[
     Optional[Path],
-    typer.Option("--cache-dir", envvar="MER_CACHE", help="Feature cache root [default: user cache dir]."),
+    typer.Option("--cache-dir", envvar="MER_CACHE", callback=_checked_cache_dir,
+                 help="Feature cache root (default: $MER_CACHE, else the user cache dir)."),
 ]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for feature extraction.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
@@ -36,6 +61,35 @@ Scheduler = Annotated[
     typer.Option("--scheduler", envvar="MER_SCHEDULER",
                  help="Extract on this Dask cluster (e.g. tcp://host:8786) instead of local processes."),
 ]
+Threads = Annotated[
+    Optional[int],
+    typer.Option("--threads", min=1, envvar="MER_THREADS",
+                 help="CPU threads in all (BLAS, torch), split across the --jobs workers "
+                      "(default: the cores this process may use)."),
+]
+
+
+def _long_command(command):
+    """Wrap a long command: its --threads applied, and Ctrl-C stops it cleanly.
+
+    On Ctrl-C every worker is ended at once, what finished stays cached, one line says
+    how far it got, and the exit code is 130 (128 + SIGINT, the shell's convention); a
+    second Ctrl-C while it stops is ignored (see :func:`mer.parallel.interrupt_once`).
+    """
+    import functools
+
+    @functools.wraps(command)  # typer reads the options from the wrapped signature
+    def run(*args, **kwargs):
+        from mer import parallel
+
+        try:
+            with parallel.cli_run(kwargs.get("threads")):
+                return command(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            err.print(parallel.interrupted_message(exc), highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
+
+    return run
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -79,11 +133,13 @@ def info(
 
 
 @app.command()
+@_long_command
 def features(
     data: Annotated[str, typer.Argument(help="A dataset: folder, CSV manifest or 'synthetic'.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .npz file.")],
     pooled: Annotated[bool, typer.Option(help="Summary statistics over time instead of full matrices.")] = False,
     jobs: Jobs = 1,
+    threads: Threads = None,
     scheduler: Scheduler = None,
     cache_dir: CacheDir = None,
     quiet: Quiet = False,
@@ -138,6 +194,7 @@ def _metrics_tables(m: dict, title: str | None = None) -> tuple[Table, Table]:
 
 
 @app.command()
+@_long_command
 def train(
     data: Annotated[str, typer.Option("--data", "-d", help="Training data: folder, CSV manifest or 'synthetic'.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The model file to write (.mer).")],
@@ -152,6 +209,7 @@ def train(
     augment: Annotated[int, typer.Option(min=0, help="Augmented copies of each training clip (noise, shift, pitch; "
                                          "the paper's 3). Made of training folds only.")] = 0,
     jobs: Jobs = 1,
+    threads: Threads = None,
     cache_dir: CacheDir = None,
     quiet: Quiet = False,
 ) -> None:
@@ -180,16 +238,23 @@ def train(
 
 
 @app.command()
+@_long_command
 def evaluate(
     data: Annotated[str, typer.Option("--data", "-d", help="Labelled data: folder, CSV manifest or 'synthetic'.")],
     model: Annotated[Optional[Path], typer.Argument(help="A trained model (.mer) [default: the shipped model].")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the metrics as JSON here.")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the confusion matrix as a picture (PNG).")] = None,
     jobs: Jobs = 1,
+    threads: Threads = None,
     cache_dir: CacheDir = None,
     quiet: Quiet = False,
 ) -> None:
-    """Accuracy, macro-F1, per-class scores and confusion matrix of MODEL on DATA."""
+    """Accuracy, macro-F1, per-class scores and confusion matrix of MODEL on DATA.
+
+    Macro-F1 averages the classes present in DATA. Clips DATA lists but that were not
+    scored (missing, unreadable) are named, with exit code 3; a warning says when DATA
+    holds clips the model was trained on.
+    """
     from mer import datasets
     from mer._io import write_json
     from mer.inference import evaluate as evaluate_model, load_model
@@ -201,6 +266,14 @@ def evaluate(
     except MerError as exc:
         raise _fail(exc)
     console.print(*_metrics_tables(metrics))
+    if metrics["macro_f1_labels"] != metrics["labels"]:
+        absent = [lab for lab in metrics["labels"] if lab not in metrics["macro_f1_labels"]]
+        console.print(f"macro-F1 is over the {len(metrics['macro_f1_labels'])} classes present in {ds.name} "
+                      f"({', '.join(metrics['macro_f1_labels'])}); absent: {', '.join(absent)}", highlight=False)
+    if metrics["n_in_training"]:
+        err.print(f"[bold yellow]warning:[/] {metrics['n_in_training']} of the {metrics['n']} evaluated clips are "
+                  f"in {trained.name}'s training data (same file content): these scores are not a held-out "
+                  "estimate of accuracy on new music", highlight=False)
     if json_out:
         write_json(json_out, metrics)
         console.print(f"wrote {json_out}")
@@ -210,8 +283,17 @@ def evaluate(
         plot_confusion(metrics["confusion"], metrics["labels"], plot,
                        title=f"{trained.name} on {ds.name}: accuracy {metrics['accuracy']:.3f}")
         console.print(f"wrote {plot}")
-    _report_failures(failures)
-    if failures:
+    # Every clip the data lists but the scores leave out (missing, unannotated, unreadable) is named;
+    # notes that do not drop a clip (e.g. an unknown artist) are only counted.
+    skipped = metrics["skipped"]
+    if skipped:
+        err.print(f"[bold yellow]{len(skipped)} clip(s) skipped, not in these scores:[/]")
+        for line in skipped:
+            err.print(f"  {line}", highlight=False)
+    n_notes = len(metrics["data_problems"]) - (len(skipped) - len(failures))
+    if n_notes:
+        err.print(f"{n_notes} other note(s) about {ds.name}: see mer info", highlight=False)
+    if skipped:
         raise typer.Exit(3)
 
 
@@ -220,81 +302,114 @@ def model_info(
     model: Annotated[Optional[Path], typer.Argument(help="A trained model (.mer) [default: the shipped model].")] = None,
 ) -> None:
     """The model's card: recipe, training data, CV metrics, versions and licence of its data."""
-    from mer.inference import load_model
+    # Reads the manifest only: no estimator is rebuilt, so neither torch nor skops is imported.
+    from mer.modelfile import TRAINING_HASHES, default_model_path, read_manifest
 
     try:
-        trained = load_model(model)
+        if model is None:
+            model = default_model_path()
+            if not model.is_file():
+                raise MerError("the default model is missing from this installation: pass MODEL.mer", model)
+        manifest = read_manifest(model)
     except MerError as exc:
         raise _fail(exc)
-    meta = trained.metadata
-    table = Table(title=f"model: {trained.name} ({trained.kind})", show_header=False)
+    meta = manifest.get("metadata", {})
+    table = Table(title=f"model: {manifest.get('name', '?')} ({manifest.get('kind', '?')})", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
-    table.add_row("labels", ", ".join(trained.labels))
+    table.add_row("labels", ", ".join(map(str, manifest.get("labels", []))))
     for key in ("data", "n_clips", "recipe", "cv", "data_licence", "saved"):
         if key in meta:
             value = meta[key]
             if isinstance(value, dict):
                 value = "; ".join(f"{k}: {v}" for k, v in value.items())
             table.add_row(key, str(value))
+    if meta.get(TRAINING_HASHES):
+        table.add_row("training clips", f"{len(meta[TRAINING_HASHES])} content hashes (mer evaluate warns on overlap)")
     table.add_row("versions", ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()))
     console.print(table)
 
 
 @app.command()
+@_long_command
 def predict(
-    files: Annotated[list[Path], typer.Argument(help="Audio files.")],
+    files: Annotated[list[Path], typer.Argument(help="Audio files, or folders (searched recursively).")],
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="A trained model (.mer).")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
     jobs: Jobs = 1,
+    threads: Threads = None,
     cache_dir: CacheDir = None,
     quiet: Quiet = False,
 ) -> None:
-    """Quadrant, the four probabilities, and valence / arousal of each file."""
+    """Quadrant, the four probabilities, valence / arousal and reliability flags of each file.
+
+    Flags: silent (no quadrant given), too_short, mostly_silent, clipped; a flagged file
+    still counts as predicted (exit code 0).
+    """
     import csv
     import io
     import json
 
-    from mer.inference import load_model, predict_files
+    from mer.inference import audio_files, load_model, predict_files
+    from mer.quality import FACTS, FLAG_MEANINGS
 
     if fmt not in ("table", "json", "csv"):
         raise _fail(MerError(f"unknown format '{fmt}' (use table, json or csv)"))
+    files, failures = audio_files(files)  # folders: their audio files, recursively, sorted
+    if not files:
+        _report_failures(failures)
+        raise _fail(MerError("no audio files to predict"))
     try:
         trained = load_model(model)
-        preds, failures = predict_files(trained, files, jobs=jobs, cache_dir=cache_dir,
-                                        progress=not quiet and fmt == "table")
+        preds, bad = predict_files(trained, files, jobs=jobs, cache_dir=cache_dir,
+                                   progress=not quiet and fmt == "table")
     except MerError as exc:
         raise _fail(exc)
+    failures += bad
     labels = trained.labels
+
+    def num(v, spec: str) -> str:  # a silent file has no probabilities / valence / arousal
+        return "" if v is None else format(v, spec)
+
     if fmt == "json":
         print(json.dumps([p.to_dict() for p in preds], indent=2))
     elif fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["path", "quadrant", *(f"p_{q}" for q in labels), "valence", "arousal"])
+        w.writerow(["path", "quadrant", *(f"p_{q}" for q in labels), "valence", "arousal", "flags", *FACTS])
         for p in preds:
-            w.writerow([p.path, p.quadrant, *(f"{p.probabilities[q]:.4f}" for q in labels),
-                        f"{p.valence:.4f}", f"{p.arousal:.4f}"])
+            probs = p.probabilities or {}
+            w.writerow([p.path, p.quadrant or "", *(num(probs.get(q), ".4f") for q in labels),
+                        num(p.valence, ".4f"), num(p.arousal, ".4f"), ";".join(p.flags),
+                        *(num((p.quality or {}).get(k), ".4f") for k in FACTS)])
         print(buf.getvalue(), end="")
     else:
         table = Table(title=f"{trained.name}: {len(preds)} file(s)")
-        for col in ("file", "quadrant", *labels, "valence", "arousal"):
+        for col in ("file", "quadrant", *labels, "valence", "arousal", "flags"):
             # numbers never wrap; a long path folds rather than being cut to "…"
-            table.add_column(col, justify="left" if col in ("file", "quadrant") else "right",
-                             overflow="fold", no_wrap=col != "file")
+            # flags wrap between words only, never inside one ("mostly_silent" is the longest)
+            table.add_column(col, justify="left" if col in ("file", "quadrant", "flags") else "right",
+                             overflow="fold", no_wrap=col not in ("file", "flags"),
+                             min_width=len("mostly_silent") if col == "flags" else None)
         for p in preds:
-            table.add_row(str(p.path), p.quadrant, *(f"{p.probabilities[q]:.3f}" for q in labels),
-                          f"{p.valence:+.3f}", f"{p.arousal:+.3f}")
+            probs = p.probabilities or {}
+            table.add_row(str(p.path), p.quadrant or "-", *(num(probs.get(q), ".3f") or "-" for q in labels),
+                          num(p.valence, "+.3f") or "-", num(p.arousal, "+.3f") or "-", ", ".join(p.flags))
         console.print(table)
+        raised = [f for f in FLAG_MEANINGS if any(f in p.flags for p in preds)]
+        for f in raised:
+            console.print(f"[bold]{f}[/]: {FLAG_MEANINGS[f]}", highlight=False)
     _report_failures(failures)
     if failures:
         raise typer.Exit(3)
 
 
 @app.command()
+@_long_command
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo's figures.")] = Path("mer-demo"),
     jobs: Jobs = 2,
+    threads: Threads = None,
     cache_dir: CacheDir = None,
     quiet: Quiet = False,
 ) -> None:
@@ -340,6 +455,7 @@ def _int_list(text: str) -> list[int]:
 
 
 @app.command()
+@_long_command
 def experiment(
     data: Annotated[list[str], typer.Option("--data", "-d", help="A dataset (repeat for several): folder, CSV "
                                             "manifest, EMOPIA MIDI folder or 'synthetic'.")],
@@ -356,6 +472,7 @@ def experiment(
                                         "5 epochs, 4 models.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for MIDI rendering, feature "
                                       "extraction and augmentation.")] = 2,
+    threads: Threads = None,
     cache_dir: CacheDir = None,
     quiet: Quiet = False,
 ) -> None:

@@ -68,8 +68,11 @@ def classification_metrics(y_true, y_pred, labels: Sequence[str]) -> dict:
     -------
     dict
         ``n``; ``labels``; ``accuracy``; ``macro_f1`` (unweighted mean of the per-class
-        F1 over `labels`, a class never predicted and never present counts as 0);
-        ``per_class``: label -> ``precision``, ``recall``, ``f1``, ``support``;
+        F1 over ``macro_f1_labels``); ``macro_f1_labels``: the labels of `labels` present
+        in `y_true` (a class absent from the data has no F1 to speak of: counting it as
+        0 made perfect predictions on 3 of 4 quadrants score 0.75);
+        ``per_class``: label -> ``precision``, ``recall``, ``f1``, ``support``, for every
+        label of `labels`;
         ``confusion``: list of rows, ``confusion[i][j]`` = clips of true class ``i``
         predicted as ``j``.
     """
@@ -79,11 +82,13 @@ def classification_metrics(y_true, y_pred, labels: Sequence[str]) -> dict:
     y_true = np.asarray(y_true).astype(str)
     y_pred = np.asarray(y_pred).astype(str)
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    present = [i for i, n in enumerate(s) if n > 0]
     return {
         "n": int(len(y_true)),
         "labels": labels,
         "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
-        "macro_f1": float(np.mean(f)) if len(labels) else float("nan"),
+        "macro_f1": float(np.mean(f[present])) if present else float("nan"),
+        "macro_f1_labels": [labels[i] for i in present],
         "per_class": {
             lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
             for i, lab in enumerate(labels)

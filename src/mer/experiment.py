@@ -61,7 +61,7 @@ def make_model(name: str, *, seed: int = 0, epochs: int | None = None, patience:
     from mer.training import make_estimator
 
     if is_neural(name):
-        params = dict(seed=seed, progress=False)
+        params = dict(random_state=seed, progress=False)
         if epochs is not None:
             params["epochs"] = epochs
         if patience is not None:
@@ -263,36 +263,83 @@ def run_experiment(
     dict
         The content of ``results.json``.
     """
-    from mer._io import write_json
     from mer.augment import get_augmenter
-    from mer.progress import progress_bar
 
     out = Path(out)
     augmenter = get_augmenter(augmenter)
-    patience = None
-    if quick:
-        n_per_label = n_per_label or QUICK["n_per_label"]
-        folds = min(folds, QUICK["folds"])
-        epochs = epochs or QUICK["epochs"]
-        patience = QUICK["patience"]
+    n_per_label, folds, epochs, patience = _quick_settings(quick, n_per_label, folds, epochs)
     models = list(models or (QUICK_MODELS if quick else default_models()))
-    augment = sorted(set(int(a) for a in augment))
-    if any(a < 0 for a in augment):
-        raise MerError(f"augmentation levels must be >= 0, got {augment}")
+    augment = _levels(augment)
     for m in models:  # fail on a typo before any work
         make_model(m)
     t_start = time.perf_counter()
-    prepared = [prepare(d, n_per_label=n_per_label, folds=folds, repeats=repeats, seed=seed, augmenter=augmenter,
-                        config=config, cache_dir=cache_dir, jobs=jobs, progress=progress) for d in data]
+    prepared = _prepare_all(data, n_per_label=n_per_label, folds=folds, repeats=repeats, seed=seed,
+                            augmenter=augmenter, config=config, cache_dir=cache_dir, jobs=jobs, progress=progress)
+    grid = _grid(prepared, augment, models)
+    cells, n_computed, n_skipped = _run_grid(grid, out, augmenter=augmenter, seed=seed, epochs=epochs,
+                                             patience=patience, config=config, progress=progress, max_cells=max_cells)
+    results = {
+        "datasets": [_dataset_summary(p) for p in prepared],
+        "settings": {"models": models, "augment": augment, "augmenter": augmenter.describe(), "folds": folds,
+                     "repeats": repeats, "seed": seed, "quick": quick, "n_per_label": n_per_label,
+                     "epochs": epochs, "patience": patience},
+        "complete": len(cells) == len(grid),
+        "n_cells_computed": n_computed,
+        "n_cells_skipped": n_skipped,
+        "wall_s": time.perf_counter() - t_start,
+        "cells": cells,
+    }
+    results["findings"] = findings(results)
+    write_report(out, results)
+    return results
+
+
+def _quick_settings(quick: bool, n_per_label: int | None, folds: int,
+                    epochs: int | None) -> tuple[int | None, int, int | None, int | None]:
+    """(n_per_label, folds, epochs, patience) of a run: :data:`QUICK` fills in what a quick run leaves open."""
+    if not quick:
+        return n_per_label, folds, epochs, None
+    return n_per_label or QUICK["n_per_label"], min(folds, QUICK["folds"]), epochs or QUICK["epochs"], QUICK["patience"]
+
+
+def _levels(augment: Sequence[int]) -> list[int]:
+    """Distinct augmentation levels in increasing order; MerError if one is negative."""
+    levels = sorted(set(int(a) for a in augment))
+    if any(a < 0 for a in levels):
+        raise MerError(f"augmentation levels must be >= 0, got {levels}")
+    return levels
+
+
+def _prepare_all(data: Sequence[str], **kwargs) -> list[PreparedData]:
+    """:func:`prepare` of every dataset (keyword arguments as it takes them), with distinct tags."""
+    prepared = [prepare(d, **kwargs) for d in data]
     tags = [p.tag for p in prepared]
     for i, t in enumerate(tags):  # two folders with one name: keep cells apart
         if tags.count(t) > 1:
             prepared[i].tag = f"{t}-{i + 1}"
-    # Cheap cells first, so that an interrupted run has filled as much of the table as it could:
-    # level by level (copies cost audio work), and within a level the baselines of every dataset
-    # before the networks.
+    return prepared
+
+
+def _grid(prepared: list[PreparedData], augment: list[int], models: list[str]) -> list[tuple[PreparedData, int, str]]:
+    """Every (dataset, augmentation level, model) cell, in the order they are computed.
+
+    Cheap cells first, so that an interrupted run has filled as much of the table as it could:
+    level by level (copies cost audio work), and within a level the baselines of every dataset
+    before the networks.
+    """
     families = ([m for m in models if not is_neural(m)], [m for m in models if is_neural(m)])
-    grid = [(p, a, m) for a in augment for family in families for p in prepared for m in family]
+    return [(p, a, m) for a in augment for family in families for p in prepared for m in family]
+
+
+def _run_grid(grid: list[tuple[PreparedData, int, str]], out: Path, *, augmenter, seed: int, epochs: int | None,
+              patience: int | None, config, progress: bool, max_cells: int | None) -> tuple[list[dict], int, int]:
+    """Compute the cells of `grid` that ``out/cells`` has no current file for (at most `max_cells`).
+
+    Returns (every cell finished now or before, in grid order; cells computed; cells reused).
+    """
+    from mer._io import write_json
+    from mer.progress import progress_bar
+
     cells, n_computed, n_skipped = [], 0, 0
     with progress_bar("cells", total=len(grid), enabled=progress) as advance:
         for p, a, m in grid:
@@ -313,27 +360,17 @@ def run_experiment(
                 n_skipped += 1
             cells.append(cell)
             advance()
-    results = {
-        "datasets": [{"tag": p.tag, "source": p.source, "name": p.name, "n_clips": p.n,
-                      "n_groups": int(len(np.unique(p.groups))),
-                      "counts": {lab: int((p.y == lab).sum()) for lab in sorted(set(p.y.tolist()))},
-                      "folds": [{"repeat": f.repeat, "fold": f.fold, "test_ids": p.ids[f.test].tolist()}
-                                for f in p.folds],
-                      "problems": p.problems, "failures": [str(r) for _, r in p.failures],
-                      "copy_failures": [str(r) for _, r in getattr(p.bank, "failures", [])]}
-                     for p in prepared],
-        "settings": {"models": models, "augment": augment, "augmenter": augmenter.describe(), "folds": folds,
-                     "repeats": repeats, "seed": seed, "quick": quick, "n_per_label": n_per_label,
-                     "epochs": epochs, "patience": patience},
-        "complete": len(cells) == len(grid),
-        "n_cells_computed": n_computed,
-        "n_cells_skipped": n_skipped,
-        "wall_s": time.perf_counter() - t_start,
-        "cells": cells,
-    }
-    results["findings"] = findings(results)
-    write_report(out, results)
-    return results
+    return cells, n_computed, n_skipped
+
+
+def _dataset_summary(p: PreparedData) -> dict:
+    """A dataset's entry of ``results.json``: size, groups, counts per label, folds, problems."""
+    return {"tag": p.tag, "source": p.source, "name": p.name, "n_clips": p.n,
+            "n_groups": int(len(np.unique(p.groups))),
+            "counts": {lab: int((p.y == lab).sum()) for lab in sorted(set(p.y.tolist()))},
+            "folds": [{"repeat": f.repeat, "fold": f.fold, "test_ids": p.ids[f.test].tolist()} for f in p.folds],
+            "problems": p.problems, "failures": [str(r) for _, r in p.failures],
+            "copy_failures": [str(r) for _, r in getattr(p.bank, "failures", [])]}
 
 
 def _read_cell(path: Path, fingerprint: str) -> dict | None:
@@ -395,23 +432,38 @@ def _index(results: dict) -> dict:
     return {(c["dataset"], c["n_copies"], c["model"]): c for c in results["cells"]}
 
 
-def findings(results: dict, metric: str = "accuracy") -> list[dict]:
+def findings(results: dict, *, metric: str = "accuracy") -> list[dict]:
     """The paper's three claims, each tested on this run's folds.
 
     Each finding: ``claim``, ``summary`` (one sentence from the numbers), ``tests`` (one
     row per comparison: what, the two means, the paired test, a verdict). Comparisons use
     `metric` (the paper reports accuracy); macro-F1 tests are included alongside.
     """
-    cells = _index(results)
-    tags = [d["tag"] for d in results["datasets"]]
-    levels = sorted(results["settings"].get("augment") or {c["n_copies"] for c in results["cells"]})
-    missing = "" if results.get("complete", True) else " (or its cells are not finished yet)"
     models = results["settings"]["models"]
-    neural = [m for m in models if is_neural(m)]
-    baselines = [m for m in models if not is_neural(m)]
+    ctx = _Comparisons(
+        cells=_index(results), tags=[d["tag"] for d in results["datasets"]],
+        levels=sorted(results["settings"].get("augment") or {c["n_copies"] for c in results["cells"]}),
+        neural=[m for m in models if is_neural(m)], baselines=[m for m in models if not is_neural(m)],
+        metric=metric, missing="" if results.get("complete", True) else " (or its cells are not finished yet)")
+    return [_augmentation_claim(ctx), _data_size_claim(ctx), _family_claim(ctx)]
 
-    def test(tag, a1, m1, a2, m2, expected_positive=True):
-        c1, c2 = cells.get((tag, a1, m1)), cells.get((tag, a2, m2))
+
+@dataclass
+class _Comparisons:
+    """What the claims are tested on: the run's cells by (dataset, level, model), its
+    datasets, augmentation levels and model families, and the metric of the verdicts."""
+
+    cells: dict
+    tags: list[str]
+    levels: list[int]
+    neural: list[str]
+    baselines: list[str]
+    metric: str
+    missing: str  # added to a 'not testable' summary of an unfinished run
+
+    def test(self, tag: str, a1: int, m1: str, a2: int, m2: str, expected_positive: bool = True) -> dict | None:
+        """Cell (a1, m1) against cell (a2, m2) of dataset `tag`, paired over folds; None if one is missing."""
+        c1, c2 = self.cells.get((tag, a1, m1)), self.cells.get((tag, a2, m2))
         if c1 is None or c2 is None:
             return None
         row = {"dataset": tag, "a": f"{m1} (aug {a1})", "b": f"{m2} (aug {a2})"}
@@ -419,17 +471,18 @@ def findings(results: dict, metric: str = "accuracy") -> list[dict]:
             x, y = fold_values(c1, met), fold_values(c2, met)
             row[met] = {"mean_a": float(x.mean()), "mean_b": float(y.mean()), **paired_test(x, y)}
             row[met]["verdict"] = _verdict(row[met], expected_positive)
-        row["verdict"] = row[metric]["verdict"]
+        row["verdict"] = row[self.metric]["verdict"]
         return row
 
-    out = []
-    # 1. Augmentation improves RNN accuracy (by about 20 %).
+
+def _augmentation_claim(ctx: _Comparisons) -> dict:
+    """1. Augmentation improves RNN accuracy (by about 20 %)."""
     rows = []
-    if len(levels) > 1 and neural:
-        for tag in tags:
-            for m in neural:
-                for a in levels[1:]:
-                    r = test(tag, a, m, levels[0], m)
+    if len(ctx.levels) > 1 and ctx.neural:
+        for tag in ctx.tags:
+            for m in ctx.neural:
+                for a in ctx.levels[1:]:
+                    r = ctx.test(tag, a, m, ctx.levels[0], m)
                     if r:
                         r["relative_change"] = r["accuracy"]["mean_a"] / max(r["accuracy"]["mean_b"], 1e-12) - 1
                         rows.append(r)
@@ -441,22 +494,25 @@ def findings(results: dict, metric: str = "accuracy") -> list[dict]:
                    f"{n_con} lose significantly (paired t-test over folds, p < {ALPHA}); the mean relative change "
                    f"in accuracy is {rel:+.1%} (the paper: about +20 %).")
     else:
-        summary = f"Not testable in this run: it needs a recurrent model and at least two augmentation levels{missing}."
-    out.append({"claim": "Augmentation improves RNN accuracy by about 20 %", "summary": summary, "tests": rows})
+        summary = ("Not testable in this run: it needs a recurrent model and at least two augmentation levels"
+                   f"{ctx.missing}.")
+    return {"claim": "Augmentation improves RNN accuracy by about 20 %", "summary": summary, "tests": rows}
 
-    # 2. Simple RNNs win on small data, BRNN / LSTM on larger data.
+
+def _data_size_claim(ctx: _Comparisons) -> dict:
+    """2. Simple RNNs win on small data, BRNN / LSTM on larger data."""
     rows = []
-    complex_nets = [m for m in ("brnn", "lstm") if m in neural]
-    if "rnn" in neural and complex_nets:
-        small, large = levels[0], levels[-1]
-        for tag in tags:
+    complex_nets = [m for m in ("brnn", "lstm") if m in ctx.neural]
+    if "rnn" in ctx.neural and complex_nets:
+        small, large = ctx.levels[0], ctx.levels[-1]
+        for tag in ctx.tags:
             for m in complex_nets:
-                r = test(tag, small, "rnn", small, m)
+                r = ctx.test(tag, small, "rnn", small, m)
                 if r:
                     r["size"] = "small"
                     rows.append(r)
                 if large != small:
-                    r = test(tag, large, m, large, "rnn")
+                    r = ctx.test(tag, large, m, large, "rnn")
                     if r:
                         r["size"] = "large"
                         rows.append(r)
@@ -472,41 +528,42 @@ def findings(results: dict, metric: str = "accuracy") -> list[dict]:
         summary += (f"on the larger data (augmented) BRNN/LSTM beat the RNN significantly in "
                     f"{count('large', 'supports')} of {n_large} and lose significantly in "
                     f"{count('large', 'contradicts')}." if n_large else
-                    f"the larger (augmented) data is not in this run{missing}.")
+                    f"the larger (augmented) data is not in this run{ctx.missing}.")
     else:
-        summary = f"Not testable in this run: it needs rnn and brnn or lstm{missing}."
-    out.append({"claim": "Simple RNNs win on small data, BRNN/LSTM on larger data", "summary": summary,
-                "tests": rows})
+        summary = f"Not testable in this run: it needs rnn and brnn or lstm{ctx.missing}."
+    return {"claim": "Simple RNNs win on small data, BRNN/LSTM on larger data", "summary": summary, "tests": rows}
 
-    # 3. Neural networks beat classic baselines on larger data.
-    rows = []
-    if neural and baselines:
-        for tag in tags:
+
+def _family_claim(ctx: _Comparisons) -> dict:
+    """3. Neural networks beat classic baselines on larger data."""
+    rows, levels = [], ctx.levels
+    if ctx.neural and ctx.baselines:
+        for tag in ctx.tags:
             for a in (levels[0], levels[-1]) if len(levels) > 1 else levels:
                 def best(names):
-                    have = [m for m in names if (tag, a, m) in cells]
-                    return max(have, key=lambda m: fold_values(cells[(tag, a, m)], metric).mean()) if have else None
+                    have = [m for m in names if (tag, a, m) in ctx.cells]
+                    return max(have, key=lambda m: fold_values(ctx.cells[(tag, a, m)], ctx.metric).mean()) \
+                        if have else None
 
-                bn, bb = best(neural), best(baselines)
+                bn, bb = best(ctx.neural), best(ctx.baselines)
                 if bn and bb:
-                    r = test(tag, a, bn, a, bb)
+                    r = ctx.test(tag, a, bn, a, bb)
                     r["size"] = "large" if a == levels[-1] and len(levels) > 1 else "small"
                     rows.append(r)
     if rows:
         large_rows = [r for r in rows if r["size"] == "large"]
         which = "On the larger (augmented) data" if large_rows else (
-            f"The larger (augmented) data is not in this run{missing}; on the data as given")
+            f"The larger (augmented) data is not in this run{ctx.missing}; on the data as given")
         large_rows = large_rows or rows
         n_sup = sum(r["verdict"] == "supports" for r in large_rows)
         n_con = sum(r["verdict"] == "contradicts" for r in large_rows)
         summary = (f"{which} the best network beats the best baseline significantly on {n_sup} of "
                    f"{len(large_rows)} datasets and loses significantly on {n_con} (the best of each family is "
-                   f"chosen by mean {metric} on these same folds, an optimistic choice that helps the family with "
-                   f"more members: here {len(baselines)} baselines, {len(neural)} networks).")
+                   f"chosen by mean {ctx.metric} on these same folds, an optimistic choice that helps the family "
+                   f"with more members: here {len(ctx.baselines)} baselines, {len(ctx.neural)} networks).")
     else:
-        summary = f"Not testable in this run: it needs at least one network and one baseline{missing}."
-    out.append({"claim": "Neural networks beat classic baselines on larger data", "summary": summary, "tests": rows})
-    return out
+        summary = f"Not testable in this run: it needs at least one network and one baseline{ctx.missing}."
+    return {"claim": "Neural networks beat classic baselines on larger data", "summary": summary, "tests": rows}
 
 
 # -- report ----------------------------------------------------------------------------------

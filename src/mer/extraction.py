@@ -11,9 +11,6 @@ distributed cluster instead (:func:`map_on_cluster`), with the same results.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -21,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mer import audio
+from mer import audio, parallel
 from mer.cache import FeatureCache
 from mer.errors import MerError
 from mer.features import DEFAULT_METHOD, FeatureConfig, extract
@@ -29,12 +26,39 @@ from mer.fused import LONG_TRACK_SECONDS, extract_long_file
 from mer.progress import progress_bar
 
 
-def extract_file(path: str | PathLike, config: FeatureConfig | None = None, method: str | None = None) -> np.ndarray:
-    """Decode one file and return its (204, T) feature matrix.
+def extract_file(path: str | PathLike, config: FeatureConfig | None = None, method=None, *,
+                 long_track_seconds: float | None = None) -> np.ndarray:
+    """Decode one file and return what `method` computes of it, in bounded memory.
 
-    With the fused method (the default), a file longer than
-    :data:`mer.fused.LONG_TRACK_SECONDS` is decoded and analysed window by window in
-    bounded memory (:func:`mer.fused.extract_long_file`).
+    A file up to `long_track_seconds` long is decoded whole and passed to the method. A
+    longer one is decoded block by block (:func:`mer.audio.stream`) and analysed in
+    windows, so peak memory does not grow with the length (``mer predict`` with the
+    default model: 883 MiB peak RSS on a 60-minute file, 865 MiB on 10 minutes, where
+    loading the whole 10-minute file took 3780 MiB; ``benchmarks/long_track.py``):
+
+    * the paper's features (fused method, the default): :func:`mer.fused.extract_long_file`,
+      equal to the whole-file matrix;
+    * a callable method with a ``long_track(path, config)`` attribute: that function,
+      e.g. :func:`mer.descriptors.describe_long_file` (the duration-weighted mean of
+      30-s windows, the definition for long tracks) or
+      :func:`mer.embeddings.embed_long_file` (equal to the whole-file embedding).
+
+    Parameters
+    ----------
+    path : str or PathLike
+    config : FeatureConfig, DescriptorConfig or EmbeddingConfig, optional
+        The method's configuration (default :class:`~mer.features.FeatureConfig`).
+    method : str or callable, optional
+        As for :func:`mer.features.extract`.
+    long_track_seconds : float, optional
+        Files longer than this (seconds, from the header) take the windowed path;
+        default the method's ``long_track_seconds`` attribute where it has one
+        (descriptors: 45 s), else :data:`mer.fused.LONG_TRACK_SECONDS` (2 minutes).
+
+    Returns
+    -------
+    np.ndarray
+        (204, T) features, or the method's per-clip vector.
 
     Raises
     ------
@@ -42,8 +66,14 @@ def extract_file(path: str | PathLike, config: FeatureConfig | None = None, meth
         Naming the file, for anything wrong with it.
     """
     config = config or FeatureConfig()
-    if (method or DEFAULT_METHOD) == "fused" and audio.duration(path) > LONG_TRACK_SECONDS:
-        return extract_long_file(path, config)
+    long_track = getattr(method, "long_track", None) if callable(method) else (
+        extract_long_file if (method or DEFAULT_METHOD) == "fused" else None)
+    if long_track_seconds is not None:
+        threshold = long_track_seconds
+    else:  # a method may say where its windowed path starts (descriptors: 45 s)
+        threshold = min(getattr(method, "long_track_seconds", LONG_TRACK_SECONDS), LONG_TRACK_SECONDS)
+    if long_track is not None and audio.duration(path) > threshold:
+        return long_track(path, config)
     y = audio.load(path, sr=config.sr)
     try:
         return extract(y, config, method)
@@ -78,12 +108,19 @@ class ExtractionResult:
         return np.array([f is not None for f in self.features], dtype=bool)
 
 
-def _worker(source, key: str, config: FeatureConfig, method: str | None, cache_root: str) -> tuple[str, np.ndarray | None, str | None]:
+def _worker(source, key: str, config: FeatureConfig, method: str | None, cache_root: str, *,
+            send_features: bool = True) -> tuple[str, np.ndarray | None, str | None]:
     # `source` is a path (str) or a picklable callable ``source(sr) -> mono float32`` (e.g.
     # an augmented copy, see mer.augment); either way the result goes through the same cache.
     X, error = _extract_source(source, config, method)
     if error is None:
         FeatureCache(cache_root, config).put(key, X)
+    if not send_features:
+        # A worker process answers with a few hundred bytes, which a pipe takes in one
+        # atomic write, and the parent reads the matrix back from the cache. A matrix
+        # (~140 KB) goes in several writes, and a worker ended by Ctrl-C in between left
+        # half a message that blocked the parent's result reader for ever.
+        X = None
     return key, X, error
 
 
@@ -102,12 +139,6 @@ def _extract_source(source, config: FeatureConfig, method: str | None) -> tuple[
     except Exception as exc:  # a library bug on one odd file must not end the batch
         return None, f"{source}: unexpected {type(exc).__name__} ({' '.join(str(exc).split())})"
     return X, None
-
-
-def _init_worker() -> None:
-    # One BLAS / numba thread per process: the parallelism is across files.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
 
 
 def extract_files(
@@ -180,27 +211,50 @@ def extract_files(
 
 def _compute(sources: dict, todo: dict, features: list, failures: dict, *, cache: FeatureCache,
              method: str | None, jobs: int, progress: bool, description: str, scheduler=None) -> None:
-    """Extract every cache miss (key -> source), in `jobs` processes, filling `features` / `failures`."""
+    """Extract every cache miss (key -> source), in `jobs` processes, filling `features` / `failures`.
+
+    Local workers come from :class:`mer.parallel.WorkerPool` (the thread budget of
+    :func:`mer.parallel.thread_budget` split across them, a numba cache of their own);
+    in this process the work runs with the whole budget where one was set (the CLI's
+    ``--threads``, see :func:`mer.parallel.budget_limit`).
+
+    Raises
+    ------
+    mer.parallel.Interrupted
+        On Ctrl-C: the workers are ended at once and what finished is already cached;
+        carries how many of the batch's items (cached ones included) are done.
+    """
     config = cache.config
-    with progress_bar(description, total=len(todo), enabled=progress) as advance:
-        if scheduler is not None and todo:
-            for key, X, error in map_on_cluster(sources, config, method, scheduler):
-                if error is None:
-                    cache.put(key, X)  # by this process: the workers need no access to the cache
-                _collect((key, X, error), todo, features, failures)
-                advance()
-        elif jobs <= 1 or len(todo) <= 1:
-            for key, source in sources.items():
-                _collect(_worker(source, key, config, method, str(cache.root)), todo, features, failures)
-                advance()
-        else:
-            ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
-                futures = [pool.submit(_worker, source, key, config, method, str(cache.root))
-                           for key, source in sources.items()]
-                for fut in as_completed(futures):
-                    _collect(fut.result(), todo, features, failures)
+    try:
+        with progress_bar(description, total=len(todo), enabled=progress) as advance:
+            if scheduler is not None and todo:
+                for key, X, error in map_on_cluster(sources, config, method, scheduler):
+                    if error is None:
+                        cache.put(key, X)  # by this process: the workers need no access to the cache
+                    _collect((key, X, error), todo, features, failures)
                     advance()
+            elif jobs <= 1 or len(todo) <= 1:
+                with parallel.budget_limit():
+                    for key, source in sources.items():
+                        _collect(_worker(source, key, config, method, str(cache.root)), todo, features, failures)
+                        advance()
+            else:
+                with parallel.WorkerPool(jobs) as pool:
+                    futures = [pool.submit(_worker, source, key, config, method, str(cache.root),
+                                           send_features=False)
+                               for key, source in sources.items()]
+                    for fut in pool.as_completed(futures):
+                        key, _, error = fut.result()
+                        X = cache.get(key) if error is None else None
+                        if error is None and X is None:  # written by the worker, then unreadable here
+                            error = f"{sources[key]}: the worker's cache entry could not be read back"
+                        _collect((key, X, error), todo, features, failures)
+                        advance()
+    except parallel.Interrupted:
+        raise
+    except KeyboardInterrupt:
+        done = sum(X is not None for X in features) + len(failures)
+        raise parallel.Interrupted(done, len(features)) from None
 
 
 #: How long to wait for a Dask scheduler to answer, in dask's time syntax.

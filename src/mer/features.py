@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mer.errors import MerError
+from mer.signal import validate_mono
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 TONNETZ_DIMS = ("fifth_x", "fifth_y", "minor_x", "minor_y", "major_x", "major_y")
@@ -209,17 +209,8 @@ def _threadpools():
 
 
 def _check_signal(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise MerError(f"expected mono audio of shape (n_samples,), got shape {y.shape}")
-    if len(y) < config.n_fft:
-        raise MerError(
-            f"too short: {len(y)} samples ({len(y) / config.sr * 1000:.0f} ms) is less than "
-            f"one analysis frame ({config.n_fft} samples)"
-        )
-    if not np.all(np.isfinite(y)):
-        raise MerError("audio contains NaN or infinite samples")
-    return np.ascontiguousarray(y, dtype=np.float32)
+    """`y` as float32 mono of at least one analysis frame (:func:`mer.signal.validate_mono`)."""
+    return validate_mono(y, sr=config.sr, min_samples=config.n_fft)
 
 
 def reference_features(y: np.ndarray, config: FeatureConfig | None = None) -> dict[str, np.ndarray]:

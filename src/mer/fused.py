@@ -609,7 +609,11 @@ def _onset_shares_mel(config: FeatureConfig) -> bool:
     return (config.n_fft, config.n_mels) == (_ONSET_N_FFT, _ONSET_N_MELS)
 
 
-def whole_clip_features(parts: dict[str, np.ndarray], config: FeatureConfig,
+#: Intermediates of :func:`stft_features` that only :func:`whole_clip_features` reads (not features).
+WHOLE_CLIP_INPUTS = ("contrast_peak", "contrast_valley", "onset_mel")
+
+
+def whole_clip_features(parts: dict[str, np.ndarray], config: FeatureConfig, *,
                         tempogram_block: int | None = None) -> dict[str, np.ndarray]:
     """spectral_contrast, mfcc and tempo from the frame-local data of the whole clip.
 
@@ -621,7 +625,9 @@ def whole_clip_features(parts: dict[str, np.ndarray], config: FeatureConfig,
     ----------
     parts : dict
         :func:`stft_features` of the whole clip (or its windows, concatenated over
-        frames); ``contrast_peak``, ``contrast_valley`` and ``onset_mel`` are removed.
+        frames): ``mel``, ``contrast_peak``, ``contrast_valley`` and optionally
+        ``onset_mel`` are read. Not modified (:func:`_finish_features` drops the
+        intermediates, :data:`WHOLE_CLIP_INPUTS`).
     tempogram_block : int, optional
         Average the tempogram over blocks of this many frames (see :func:`mean_tempogram`).
 
@@ -632,8 +638,8 @@ def whole_clip_features(parts: dict[str, np.ndarray], config: FeatureConfig,
     import librosa
 
     c = config
-    peak, valley = parts.pop("contrast_peak"), parts.pop("contrast_valley")
-    onset_mel = parts.pop("onset_mel", None)
+    peak, valley = parts["contrast_peak"], parts["contrast_valley"]
+    onset_mel = parts.get("onset_mel")
     mel_db = librosa.power_to_db(parts["mel"])
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=c.n_mfcc)
     # == librosa.onset.onset_strength(y=...): the same mel in dB, first difference, mean
@@ -642,6 +648,13 @@ def whole_clip_features(parts: dict[str, np.ndarray], config: FeatureConfig,
     tempo = librosa.feature.tempo(tg=mean_tempogram(onset, c, tempogram_block), sr=c.sr, hop_length=c.hop_length)
     return {"spectral_contrast": librosa.power_to_db(peak) - librosa.power_to_db(valley),
             "mfcc": mfcc, "tempo": np.atleast_1d(tempo)}
+
+
+def _finish_features(parts: dict[str, np.ndarray], config: FeatureConfig, *,
+                     tempogram_block: int | None = None) -> dict[str, np.ndarray]:
+    """A new dict: the features of `parts` without :data:`WHOLE_CLIP_INPUTS`, then :func:`whole_clip_features`."""
+    whole = whole_clip_features(parts, config, tempogram_block=tempogram_block)
+    return {g: A for g, A in parts.items() if g not in WHOLE_CLIP_INPUTS} | whole
 
 
 def mean_tempogram(onset: np.ndarray, config: FeatureConfig, block: int | None = None) -> np.ndarray:
@@ -727,7 +740,7 @@ def fused_features(y: np.ndarray, config: FeatureConfig | None = None) -> dict[s
                                        bins_per_octave=_CQT_BINS_PER_OCTAVE)
         parts = stft_features(y, c, S, P, tuning_stft)
         parts.update(constant_q_chromas(y, c, tuning_cqt))
-        parts.update(whole_clip_features(parts, c))
+        parts = _finish_features(parts, c)
     return parts
 
 
@@ -832,7 +845,7 @@ def extract_windowed(read: Callable[[int, int], np.ndarray], n_samples: int, con
             for g, A in parts.items():
                 pieces.setdefault(g, []).append(span.crop(A, hop, n_samples))
         parts = {g: np.concatenate(A, axis=-1) for g, A in pieces.items()}
-        parts.update(whole_clip_features(parts, c, tempogram_block=_TEMPOGRAM_BLOCK))
+        parts = _finish_features(parts, c, tempogram_block=_TEMPOGRAM_BLOCK)
     return stack_features(parts, c)
 
 

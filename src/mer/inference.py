@@ -15,7 +15,7 @@ long tracks (several windows per file, aggregated) will plug in.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
 
@@ -23,29 +23,38 @@ import numpy as np
 
 from mer.errors import MerError
 from mer.extraction import extract_files
-from mer.modelfile import TrainedModel
+from mer.modelfile import TRAINING_HASHES, TrainedModel
 
 
 @dataclass
 class Prediction:
-    """The model's answer for one file.
+    """The model's answer for one file, with what makes it more or less trustworthy.
 
     Attributes
     ----------
     path : Path
-    quadrant : str
-        The most probable label (``'Q1'``..``'Q4'``).
-    probabilities : dict of str -> float
-        Probability of each label, summing to 1.
-    valence, arousal : float
-        In [-1, 1], see the module docstring.
+    quadrant : str or None
+        The most probable label (``'Q1'``..``'Q4'``); None for a ``silent`` file.
+    probabilities : dict of str -> float, or None
+        Probability of each label, summing to 1; None for a ``silent`` file.
+    valence, arousal : float or None
+        In [-1, 1], see the module docstring; None for a ``silent`` file.
+    flags : list of str
+        Reliability flags (:data:`mer.quality.FLAGS`: ``silent``, ``too_short``,
+        ``mostly_silent``, ``clipped``); empty when nothing was found.
+    quality : dict of str -> float, or None
+        The measured facts behind the flags (:data:`mer.quality.FACTS`: duration in s,
+        RMS level in dBFS, share of silent frames, share of clipped samples); None when
+        not measured (:func:`predict_features`).
     """
 
     path: Path
-    quadrant: str
-    probabilities: dict[str, float]
-    valence: float
-    arousal: float
+    quadrant: str | None
+    probabilities: dict[str, float] | None
+    valence: float | None
+    arousal: float | None
+    flags: list[str] = field(default_factory=list)
+    quality: dict[str, float] | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -61,9 +70,9 @@ def valence_arousal(probabilities: Mapping[str, float]) -> tuple[float, float]:
 
 def default_model_path() -> Path:
     """The model shipped inside the package (``mer/models/default.mer``)."""
-    from importlib.resources import files
+    from mer.modelfile import default_model_path as shipped
 
-    return Path(str(files("mer") / "models" / "default.mer"))
+    return shipped()
 
 
 def load_model(path: str | PathLike | None = None) -> TrainedModel:
@@ -75,6 +84,39 @@ def load_model(path: str | PathLike | None = None) -> TrainedModel:
         if not path.is_file():
             raise MerError("the default model is missing from this installation: pass --model MODEL.mer", path)
     return modelfile.load(path)
+
+
+def audio_files(paths: Sequence[str | PathLike]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files to analyse for command-line arguments: files as given, folders searched recursively.
+
+    A folder contributes every file under it with an extension of
+    :data:`mer.audio.SUPPORTED_EXTENSIONS` (any case), sorted by path so that the
+    order never depends on the file system; hidden files and folders (``.name``, e.g.
+    macOS ``._song.mp3`` resource forks) are skipped. A file given by name is kept
+    whatever its extension, so that a wrong one gets its own error later.
+
+    Returns
+    -------
+    files : list of Path
+        In argument order, each folder's files in place of the folder.
+    problems : list of (Path, str)
+        Folders without a single audio file, one line each.
+    """
+    from mer.audio import SUPPORTED_EXTENSIONS
+
+    files: list[Path] = []
+    problems: list[tuple[Path, str]] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            files.append(p)
+            continue
+        found = sorted(f for f in p.rglob("*") if f.suffix.lower() in SUPPORTED_EXTENSIONS and f.is_file()
+                       and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        if not found:
+            problems.append((p, str(MerError(f"no audio files in this folder (looked for "
+                                             f"{', '.join(e[1:] for e in SUPPORTED_EXTENSIONS)})", p))))
+        files += found
+    return files, problems
 
 
 def model_inputs(model: TrainedModel, paths: Sequence[str | PathLike], *, jobs: int = 1,
@@ -99,7 +141,11 @@ def model_inputs(model: TrainedModel, paths: Sequence[str | PathLike], *, jobs: 
 
 
 def predict_features(model: TrainedModel, X, paths: Sequence[str | PathLike]) -> list[Prediction]:
-    """Predictions for already-extracted model inputs (see :func:`model_inputs`), one per path."""
+    """Predictions for already-extracted model inputs (see :func:`model_inputs`), one per path.
+
+    No signal check happens here (``flags`` empty, ``quality`` None): that needs the audio,
+    see :func:`predict_files`.
+    """
     if not len(X):
         return []
     P = model.predict_proba(X)
@@ -115,17 +161,47 @@ def predict_features(model: TrainedModel, X, paths: Sequence[str | PathLike]) ->
 def predict_files(model: TrainedModel, paths: Sequence[str | PathLike], *, jobs: int = 1,
                   cache_dir: str | PathLike | None = None, progress: bool = True
                   ) -> tuple[list[Prediction], list[tuple[Path, str]]]:
-    """Predict every readable file; bad files are skipped and returned as failures.
+    """Predict every readable file, with reliability flags; bad files are skipped and returned as failures.
+
+    Each file first gets a cheap signal check (:func:`mer.quality.measure_files`, one
+    decode, cached by content). A ``silent`` file gets a Prediction with no quadrant,
+    probabilities or valence / arousal (None) and is not run through the model: any
+    answer would be about the model, not the music. Other flags (``too_short``,
+    ``mostly_silent``, ``clipped``) keep the model's answer and say why to doubt it.
 
     Returns
     -------
     predictions : list of Prediction
         In the order of `paths`, failed files left out.
     failures : list of (Path, str)
-        Each failed file with a one-line reason.
+        Each failed file with a one-line reason, in the order of `paths`.
     """
-    X, ok, failures = model_inputs(model, paths, jobs=jobs, cache_dir=cache_dir, progress=progress)
-    preds = predict_features(model, X, [Path(p) for p, good in zip(paths, ok) if good])
+    from mer.quality import QualityConfig, facts_dict, flags, measure_files
+
+    paths = [Path(p) for p in paths]
+    qconfig = QualityConfig(sr=model.feature_config.sr)
+    checked = measure_files(paths, config=qconfig, cache_dir=cache_dir, jobs=jobs, progress=progress)
+    facts = [facts_dict(f) if f is not None else None for f in checked.features]
+    file_flags = [flags(f, qconfig) if f is not None else None for f in facts]
+    to_model = [i for i, fl in enumerate(file_flags) if fl is not None and "silent" not in fl]
+    by_index: dict[int, Prediction] = {}
+    model_failures: list = []
+    if to_model:  # all silent or failed: the model's inputs are never computed
+        X, ok, model_failures = model_inputs(model, [paths[i] for i in to_model], jobs=jobs, cache_dir=cache_dir,
+                                             progress=progress)
+        good = [i for i, g in zip(to_model, ok) if g]
+        by_index = dict(zip(good, predict_features(model, X, [paths[i] for i in good])))
+    failed = {str(p): reason for p, reason in [*checked.failures, *model_failures]}
+    preds, failures = [], []
+    for i, path in enumerate(paths):
+        if i in by_index:
+            p = by_index[i]
+            p.path, p.flags, p.quality = path, file_flags[i], facts[i]
+            preds.append(p)
+        elif file_flags[i] is not None and "silent" in file_flags[i]:
+            preds.append(Prediction(path, None, None, None, None, file_flags[i], facts[i]))
+        else:
+            failures.append((path, failed.get(str(path), f"{path}: failed")))
     return preds, failures
 
 
@@ -136,9 +212,16 @@ def evaluate(model: TrainedModel, dataset, *, jobs: int = 1, cache_dir: str | Pa
     Returns
     -------
     metrics : dict
-        ``accuracy``, ``macro_f1``, ``per_class``, ``confusion``, ``labels``, ``n``,
-        plus ``model`` (its recipe name) and ``data`` (the dataset's name).
+        ``accuracy``, ``macro_f1`` (over ``macro_f1_labels``, the labels present in the
+        data), ``per_class``, ``confusion``, ``labels``, ``n``, plus ``model`` (its recipe
+        name), ``data`` (the dataset's name), ``skipped`` (one line per clip not
+        evaluated: listed but missing or not loadable (the dataset's problems that skip
+        a clip), or unreadable), ``data_problems`` (every problem found loading the
+        dataset) and ``n_in_training`` (how many evaluated clips have the same bytes as
+        a clip the model was trained on, from its card; None when the card does not
+        list them).
     failures : list of (Path, str)
+        The clips that could not be read.
     """
     from mer.evaluation import classification_metrics
 
@@ -150,4 +233,23 @@ def evaluate(model: TrainedModel, dataset, *, jobs: int = 1, cache_dir: str | Pa
     y_pred = model.predict(X)
     labels = sorted(set(dataset.labels) | set(model.labels))
     metrics = classification_metrics(y_true, y_pred, labels)
-    return {**metrics, "model": model.name, "data": dataset.name}, failures
+    problems = list(getattr(dataset, "problems", []))
+    skipped = [p for p in problems if p.endswith("skipped")] + [reason for _, reason in failures]
+    return {**metrics, "model": model.name, "data": dataset.name, "skipped": skipped,
+            "data_problems": problems,
+            "n_in_training": training_overlap(model, [dataset.paths[i] for i in keep])}, failures
+
+
+def training_overlap(model: TrainedModel, paths: Sequence[str | PathLike]) -> int | None:
+    """How many of `paths` have the bytes of a clip `model` was trained on (its card's hashes).
+
+    None when the model's card does not list its training clips (models saved before
+    the hashes were recorded).
+    """
+    from mer.cache import file_digest
+
+    known = model.metadata.get(TRAINING_HASHES)
+    if not known:
+        return None
+    known = set(known)
+    return sum(file_digest(p) in known for p in paths)

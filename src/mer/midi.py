@@ -207,11 +207,11 @@ def render_many(
             results = map(_render_one, tasks)
             pool = None
         else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+            from mer.parallel import WorkerPool
 
-            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver"))
-            results = pool.map(_render_one, tasks, chunksize=8)
+            # WorkerPool: its workers are ended at once on Ctrl-C (see mer.parallel)
+            pool = WorkerPool(jobs)
+            results = (f.result() for f in [pool.submit(_render_one, t) for t in tasks])
         try:
             for i, out, error in results:
                 if error is None:
@@ -219,9 +219,12 @@ def render_many(
                 else:
                     failures.append((Path(midi_paths[i]), error))
                 advance()
-        finally:
+        except BaseException:
             if pool is not None:
-                pool.shutdown()
+                pool.terminate()
+            raise
+        if pool is not None:
+            pool.close()
     return renders, failures
 
 

@@ -50,6 +50,10 @@ FORMAT = "mer-model"
 #: Bumped whenever a file written now could not be read by an older `mer`.
 SCHEMA_VERSION = 1
 
+#: Card (metadata) key listing the SHA-256 of every training clip's file bytes
+#: (:func:`mer.cache.file_digest`), sorted; lets `mer evaluate` warn about overlap.
+TRAINING_HASHES = "training_sha256"
+
 #: Types trusted on top of skops' defaults when rebuilding a baseline (exact names):
 #: the fitted parts of mer.baselines' pipelines that skops does not trust by default.
 TRUSTED_TYPES = (
@@ -184,6 +188,37 @@ def read_manifest(path: str | PathLike) -> dict:
         return _manifest(z, path)
 
 
+def default_model_path() -> Path:
+    """The model shipped inside the package (``mer/models/default.mer``)."""
+    from importlib.resources import files
+
+    return Path(str(files("mer") / "models" / "default.mer"))
+
+
+def update_metadata(path: str | PathLike, metadata: dict) -> dict:
+    """Merge `metadata` into the card of a ``.mer`` file, rewriting only ``manifest.json``, atomically.
+
+    Every other member keeps its bytes (and so its checksum), name, date and
+    compression; the model predicts exactly as before. For adding facts to a card
+    after training (e.g. the training clips' hashes) without refitting. Returns the
+    new manifest.
+    """
+    with _open(path) as z:
+        manifest = _manifest(z, path)
+        members = [(info, _read(z, info.filename, path)) for info in z.infolist() if info.filename != "manifest.json"]
+        manifest_info = z.getinfo("manifest.json")
+    for info, data in members:
+        if manifest.get("checksums", {}).get(info.filename) not in (None, hashlib.sha256(data).hexdigest()):
+            raise MerError(f"corrupt model file (checksum of {info.filename} does not match)", path)
+    manifest["metadata"] = {**manifest.get("metadata", {}), **_jsonable(metadata)}
+    with atomic_open(path, "wb") as f:
+        with zipfile.ZipFile(f, "w") as z:
+            z.writestr(manifest_info, json.dumps(_jsonable(manifest), indent=2))
+            for info, data in members:
+                z.writestr(info, data)
+    return manifest
+
+
 def _open(path: str | PathLike) -> zipfile.ZipFile:
     path = Path(path)
     if not path.is_file():
@@ -258,9 +293,21 @@ def load(path: str | PathLike) -> TrainedModel:
     return TrainedModel(estimator, manifest.get("name", kind), feature_config, metadata, inputs)
 
 
+#: Estimator parameters renamed since files were first written: old name -> current name.
+#: (``seed`` became ``random_state``, scikit-learn's name, in every estimator; the shipped
+#: default model stores ``seed``.)
+RENAMED_PARAMS = {"seed": "random_state"}
+
+
+def _current_params(params: dict) -> dict:
+    """Stored estimator parameters under their current names (:data:`RENAMED_PARAMS`)."""
+    return {RENAMED_PARAMS.get(k, k): v for k, v in params.items()}
+
+
 def _load_sequence(meta: dict, members: dict[str, bytes], path):
     from mer.models import SequenceClassifier
 
+    meta = {**meta, "params": _current_params(meta["params"])}
     if "weights.npz" not in members:
         raise MerError("corrupt model file (weights.npz missing)", path)
     try:
@@ -295,7 +342,7 @@ def _load_summary(meta: dict, members: dict[str, bytes], path):
     from mer.baselines import SummaryClassifier
 
     pipeline = _load_pipeline(members, path)
-    params = dict(meta["params"])
+    params = _current_params(meta["params"])
     if params.get("stats") is not None:
         params["stats"] = tuple(params["stats"])
     est = SummaryClassifier(**params)
@@ -309,7 +356,8 @@ def _load_summary(meta: dict, members: dict[str, bytes], path):
 def _load_recipe(meta: dict, members: dict[str, bytes], path):
     from mer.recipes import EmotionClassifier
 
-    est = EmotionClassifier(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()})
+    params = _current_params(meta["params"])
+    est = EmotionClassifier(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
     est.pipeline_ = _load_pipeline(members, path)
     est.classes_ = np.array(meta["classes"])
     est.best_params_ = dict(meta.get("best_params", {}))

@@ -29,12 +29,14 @@ read to the end, padding included).
 from __future__ import annotations
 
 import copy
+import numbers
 import time
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted, check_scalar
 from torch import nn
 
 from mer.preprocessing import SequencePreprocessor
@@ -203,11 +205,12 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
     n_frames : int or None
         Pad / truncate every (pooled) sequence to this length (the paper: 1295 at
         pool 1); None packs variable lengths instead.
-    val_fraction : float
+    val_fraction : float in [0, 1)
         Share of the training clips held out (by group) for early stopping; 0 trains
         all `epochs` on everything.
-    seed : int
-        Seeds weights, shuffling, dropout and the validation split.
+    random_state : int >= 0
+        Seeds weights, shuffling, dropout and the validation split. (Formerly
+        ``seed``; model files that store ``seed`` still load, see :mod:`mer.modelfile`.)
     device : str
         ``'auto'`` (CUDA when present), ``'cpu'``, ``'cuda'``, ...
     n_threads : int or None
@@ -233,8 +236,8 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, arch: str = "lstm", hidden_size: int = 128, lr: float | None = None,
                  weight_decay: float = 1e-2, epochs: int = 40, batch_size: int = 32, patience: int = 8,
                  grad_clip: float | None = 20.0, dropout: float = 0.2, mel_db: bool = True, pool: int = 8,
-                 n_frames: int | None = None, val_fraction: float = 0.15, seed: int = 0, device: str = "auto",
-                 n_threads: int | None = 1, progress: bool = True):
+                 n_frames: int | None = None, val_fraction: float = 0.15, random_state: int = 0,
+                 device: str = "auto", n_threads: int | None = 1, progress: bool = True):
         self.arch = arch
         self.hidden_size = hidden_size
         self.lr = lr
@@ -248,7 +251,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         self.pool = pool
         self.n_frames = n_frames
         self.val_fraction = val_fraction
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
         self.n_threads = n_threads
         self.progress = progress
@@ -262,8 +265,34 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         return [torch.from_numpy(np.ascontiguousarray(self.preprocessor_.transform_one(x).T)) for x in X]
 
     # -- training -----------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """Every constructor parameter in range (scikit-learn style: checked in ``fit``).
+
+        Raises ValueError (or TypeError for a wrong type) naming the parameter.
+        """
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        integral, real = numbers.Integral, numbers.Real
+        # batches of one cannot be normalised by the heads' BatchNorm in training mode
+        for name, lo in (("hidden_size", 1), ("epochs", 1), ("batch_size", 2), ("patience", 1), ("pool", 1),
+                         ("random_state", 0)):
+            check_scalar(getattr(self, name), name, integral, min_val=lo)
+        for name in ("n_frames", "n_threads"):
+            if getattr(self, name) is not None:
+                check_scalar(getattr(self, name), name, integral, min_val=1)
+        for name in ("lr", "grad_clip"):
+            if getattr(self, name) is not None:
+                check_scalar(getattr(self, name), name, real, min_val=0, include_boundaries="neither")
+        check_scalar(self.weight_decay, "weight_decay", real, min_val=0)
+        check_scalar(self.dropout, "dropout", real, min_val=0, max_val=1, include_boundaries="left")
+        check_scalar(self.val_fraction, "val_fraction", real, min_val=0, max_val=1, include_boundaries="left")
+
     def fit(self, X: Sequence[np.ndarray], y, groups=None, X_val=None, y_val=None) -> "SequenceClassifier":
         """Fit on clips `X` with labels `y`; `groups` keep the validation split honest.
+
+        Steps: :meth:`_prepare` (labels, split, preprocessing), :meth:`_build` (seeded
+        network and optimiser), then per epoch :meth:`_train_epoch`, :meth:`_score` on
+        the validation clips and :class:`_EarlyStopping`.
 
         Parameters
         ----------
@@ -278,14 +307,46 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
             A validation set chosen by the caller, used instead of the internal split
             (:class:`mer.augment.AugmentedClassifier` sets it aside by group before it
             adds augmented copies, so that no copy is ever in it).
+
+        Raises
+        ------
+        ValueError
+            A parameter out of range (naming it), or `X` and `y` of different lengths.
         """
+        self._check_params()
+        data, y_idx, tr, va = self._prepare(X, y, groups, X_val, y_val)
+        labels = torch.from_numpy(y_idx.astype(np.int64))
+        device = resolve_device(self.device)
+        opt = self._build(device)
+        rng = np.random.default_rng(self.random_state)
+        stopping = _EarlyStopping(self.patience, has_validation=len(va) > 0)
+        self.history_ = []
+        with _deterministic(), _threads(self.n_threads), _flush_denormals(), \
+                progress_bar(f"{self.arch} epochs", total=self.epochs, enabled=self.progress) as advance:
+            for epoch in range(1, self.epochs + 1):
+                t0 = time.perf_counter()
+                record = {"epoch": epoch, "train_loss": self._train_epoch(data, labels, tr, rng, opt, device),
+                          **self._score(data, y_idx, va, device)}
+                record["wall_s"] = time.perf_counter() - t0
+                self.history_.append(record)
+                advance()
+                if stopping.update(epoch, record, self.network_):
+                    break
+        self.best_epoch_ = stopping.epoch
+        self.network_.load_state_dict(stopping.state)
+        self.network_.eval()
+        return self
+
+    def _prepare(self, X, y, groups, X_val, y_val) -> tuple[list[torch.Tensor], np.ndarray, np.ndarray, np.ndarray]:
+        """Fit the labels and the preprocessing; returns (tensors of every clip, label
+        indices, training indices, validation indices), the caller's validation clips last."""
         from mer.evaluation import grouped_holdout, take
 
-        if self.arch not in ARCHS:
-            raise ValueError(f"unknown architecture '{self.arch}' (known: {', '.join(ARCHS)})")
         y = np.asarray(y)
         if len(X) != len(y):
             raise ValueError(f"{len(X)} feature matrices but {len(y)} labels")
+        if len(y) == 0:
+            raise ValueError("no clips to fit on")
         n_fit = len(y)
         if X_val is not None:  # the caller's validation set: appended, then indexed as `va`
             X, y = [*X, *X_val], np.concatenate([y, np.asarray(y_val)])
@@ -293,59 +354,47 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         if X_val is not None:
             tr, va = np.arange(n_fit), np.arange(n_fit, len(y))
         else:
-            tr, va = grouped_holdout(y_idx, groups, self.val_fraction, self.seed) if self.val_fraction else (
-                np.arange(len(y)), np.arange(0))
+            tr, va = grouped_holdout(y_idx, groups, self.val_fraction, self.random_state) if self.val_fraction \
+                else (np.arange(len(y)), np.arange(0))
         self.preprocessor_ = self._make_preprocessor().fit(take(X, tr))
         data = self._tensors(X)
         self.n_features_in_ = int(data[0].shape[1])
-        labels = torch.from_numpy(y_idx.astype(np.int64))
+        return data, y_idx, tr, va
 
-        device = resolve_device(self.device)
-        torch.manual_seed(self.seed)
+    def _build(self, device) -> torch.optim.Optimizer:
+        """The seeded network (``network_``) on `device` and its AdamW optimiser."""
+        torch.manual_seed(self.random_state)
         self.network_ = build_network(self.arch, self.n_features_in_, len(self.classes_), self.hidden_size,
                                       self.dropout).to(device)
         lr = self.lr if self.lr is not None else PAPER_LR[self.arch]
-        opt = torch.optim.AdamW(self.network_.parameters(), lr=lr, weight_decay=self.weight_decay)
+        return torch.optim.AdamW(self.network_.parameters(), lr=lr, weight_decay=self.weight_decay)
+
+    def _train_epoch(self, data: list[torch.Tensor], labels: torch.Tensor, tr: np.ndarray, rng: np.random.Generator,
+                     opt: torch.optim.Optimizer, device) -> float:
+        """One pass over the training clips `tr` in a seeded random order; returns the mean loss."""
+        self.network_.train()
         loss_fn = nn.CrossEntropyLoss()
-        rng = np.random.default_rng(self.seed)
-        self.history_, best, best_state, waited = [], np.inf, None, 0
-        with _deterministic(), _threads(self.n_threads), _flush_denormals(), \
-                progress_bar(f"{self.arch} epochs", total=self.epochs, enabled=self.progress) as advance:
-            for epoch in range(1, self.epochs + 1):
-                t0 = time.perf_counter()
-                self.network_.train()
-                total, count = 0.0, 0
-                for b in _batches(rng.permutation(tr), self.batch_size):
-                    x, lengths = _collate([data[i] for i in b], device)
-                    target = labels[b].to(device)
-                    opt.zero_grad()
-                    loss = loss_fn(self.network_(x, lengths), target)
-                    loss.backward()
-                    if self.grad_clip:
-                        nn.utils.clip_grad_norm_(self.network_.parameters(), self.grad_clip)
-                    opt.step()
-                    total += loss.item() * len(b)
-                    count += len(b)
-                record = {"epoch": epoch, "train_loss": total / max(count, 1)}
-                if len(va):
-                    proba = self._proba_tensors([data[i] for i in va], device)
-                    record["val_loss"] = float(-np.log(np.maximum(proba[np.arange(len(va)), y_idx[va]], 1e-12)).mean())
-                    record["val_accuracy"] = float((proba.argmax(1) == y_idx[va]).mean())
-                record["wall_s"] = time.perf_counter() - t0
-                self.history_.append(record)
-                advance()
-                score = record.get("val_loss", -epoch)  # without validation: keep the last epoch
-                if score < best:
-                    best, waited = score, 0
-                    best_state = copy.deepcopy(self.network_.state_dict())
-                    self.best_epoch_ = epoch
-                else:
-                    waited += 1
-                    if len(va) and waited >= self.patience:
-                        break
-        self.network_.load_state_dict(best_state)
-        self.network_.eval()
-        return self
+        total, count = 0.0, 0
+        for b in _batches(rng.permutation(tr), self.batch_size):
+            x, lengths = _collate([data[i] for i in b], device)
+            target = labels[b].to(device)
+            opt.zero_grad()
+            loss = loss_fn(self.network_(x, lengths), target)
+            loss.backward()
+            if self.grad_clip:
+                nn.utils.clip_grad_norm_(self.network_.parameters(), self.grad_clip)
+            opt.step()
+            total += loss.item() * len(b)
+            count += len(b)
+        return total / max(count, 1)
+
+    def _score(self, data: list[torch.Tensor], y_idx: np.ndarray, va: np.ndarray, device) -> dict[str, float]:
+        """``val_loss`` (cross-entropy) and ``val_accuracy`` on the validation clips `va` (empty: {})."""
+        if not len(va):
+            return {}
+        proba = self._proba_tensors([data[i] for i in va], device)
+        return {"val_loss": float(-np.log(np.maximum(proba[np.arange(len(va)), y_idx[va]], 1e-12)).mean()),
+                "val_accuracy": float((proba.argmax(1) == y_idx[va]).mean())}
 
     # -- prediction ---------------------------------------------------------------------
     @torch.no_grad()
@@ -361,10 +410,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities, shape (n, n_classes), columns in ``classes_`` order."""
-        if not hasattr(self, "network_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("this SequenceClassifier is not fitted yet; call fit first")
+        check_is_fitted(self, ("network_", "preprocessor_", "classes_"))
         device = next(self.network_.parameters()).device
         with _threads(self.n_threads), _flush_denormals():
             return self._proba_tensors(self._tensors(X), device)
@@ -377,6 +423,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
     # -- persistence (used by mer.modelfile) -------------------------------------------
     def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         """(JSON-ready description, plain arrays) of the fitted model: no pickling needed."""
+        check_is_fitted(self, ("network_", "preprocessor_", "classes_"))
         meta = {
             "params": self.get_params(),
             "classes": [str(c) for c in self.classes_],
@@ -404,6 +451,31 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         net.load_state_dict(state, strict=True)
         est.network_ = net.to(resolve_device(est.device)).eval()
         return est
+
+
+class _EarlyStopping:
+    """Keeps the weights of the best epoch and says when to stop.
+
+    The best epoch has the lowest validation loss; without validation clips it is the
+    last one and training runs all epochs. Training stops after `patience` epochs in a
+    row without a lower validation loss.
+    """
+
+    def __init__(self, patience: int, has_validation: bool):
+        self.patience, self.has_validation = patience, has_validation
+        self.best, self.waited = np.inf, 0
+        self.epoch: int | None = None
+        self.state: dict | None = None
+
+    def update(self, epoch: int, record: dict, network: nn.Module) -> bool:
+        """Account for a finished epoch (its history `record`); True when training should stop."""
+        score = record.get("val_loss", -epoch)  # without validation: keep the last epoch
+        if score < self.best:
+            self.best, self.waited, self.epoch = score, 0, epoch
+            self.state = copy.deepcopy(network.state_dict())
+            return False
+        self.waited += 1
+        return self.has_validation and self.waited >= self.patience
 
 
 class _threads:

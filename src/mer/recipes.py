@@ -25,6 +25,7 @@ Two pieces:
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted, check_scalar
 
 from mer.descriptors import DescriptorConfig, DescriptorSpec, describe_files
 from mer.embeddings import EmbeddingConfig, embed_files, embedding_names
@@ -123,7 +125,7 @@ def clip_inputs(paths: Sequence[str | PathLike], *, blocks=DEFAULT_BLOCKS, cache
     return ClipInputs(paths, X, ok, names, spans, failures)
 
 
-def make_pipeline(k: int | str = 600, C: float = 0.005, seed: int = 0):
+def make_pipeline(k: int | str = 600, C: float = 0.005, *, random_state: int = 0):
     """StandardScaler -> SelectKBest(ANOVA F, k) -> L2 LogisticRegression(C), all scikit-learn.
 
     ``k`` larger than the number of columns keeps them all.
@@ -136,7 +138,7 @@ def make_pipeline(k: int | str = 600, C: float = 0.005, seed: int = 0):
     return Pipeline([
         ("scale", StandardScaler()),
         ("select", SelectKBest(f_classif, k=k)),
-        ("classify", LogisticRegression(C=C, max_iter=5000, random_state=seed)),
+        ("classify", LogisticRegression(C=C, max_iter=5000, random_state=random_state)),
     ])
 
 
@@ -153,9 +155,11 @@ class EmotionClassifier(ClassifierMixin, BaseEstimator):
         Columns kept by the ANOVA-F selection (capped at the number of columns).
     C : float or sequence
         Inverse L2 strength of the logistic regression.
-    inner_folds : int
+    inner_folds : int >= 2
         Folds of the inner tuning split.
-    seed : int
+    random_state : int
+        Seeds the inner folds and the logistic regression. (Formerly ``seed``; model
+        files that store ``seed`` still load, see :mod:`mer.modelfile`.)
 
     Attributes
     ----------
@@ -168,11 +172,11 @@ class EmotionClassifier(ClassifierMixin, BaseEstimator):
         The fitted scikit-learn pipeline; everything prediction needs.
     """
 
-    def __init__(self, k=(300, 600, 900), C=(0.002, 0.005, 0.01), inner_folds: int = 4, seed: int = 0):
+    def __init__(self, k=(300, 600, 900), C=(0.002, 0.005, 0.01), inner_folds: int = 4, random_state: int = 0):
         self.k = k
         self.C = C
         self.inner_folds = inner_folds
-        self.seed = seed
+        self.random_state = random_state
 
     @staticmethod
     def _grid(v) -> list:
@@ -184,6 +188,8 @@ class EmotionClassifier(ClassifierMixin, BaseEstimator):
 
         from mer.evaluation import grouped_folds
 
+        check_scalar(self.inner_folds, "inner_folds", numbers.Integral, min_val=2)
+        check_scalar(self.random_state, "random_state", numbers.Integral, min_val=0)
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y)
         n_cols = X.shape[1]
@@ -192,23 +198,26 @@ class EmotionClassifier(ClassifierMixin, BaseEstimator):
         self.inner_scores_ = {}
         best = (ks[0], Cs[0])
         if len(ks) * len(Cs) > 1:
-            folds = grouped_folds(y, groups, n_splits=self.inner_folds, seed=self.seed)
+            folds = grouped_folds(y, groups, n_splits=self.inner_folds, seed=self.random_state)
             for k in ks:
                 for C in Cs:
                     scores = []
                     for f in folds:
-                        m = make_pipeline(k, C, self.seed).fit(X[f.train], y[f.train])
+                        m = make_pipeline(k, C, random_state=self.random_state).fit(X[f.train], y[f.train])
                         scores.append(f1_score(y[f.test], m.predict(X[f.test]), average="macro"))
                     self.inner_scores_[(k, C)] = float(np.mean(scores))
             best = max(self.inner_scores_, key=self.inner_scores_.get)
         self.best_params_ = {"k": best[0], "C": best[1]}
-        self.pipeline_ = make_pipeline(best[0], best[1], self.seed).fit(X, y)
+        self.pipeline_ = make_pipeline(best[0], best[1], random_state=self.random_state).fit(X, y)
         self.classes_ = self.pipeline_.classes_
         return self
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_clips, n_classes), columns in ``classes_`` order."""
+        check_is_fitted(self, ("pipeline_", "classes_"))
         return self.pipeline_.predict_proba(np.asarray(X, dtype=np.float64))
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        """The most probable class of each clip, shape (n_clips,)."""
+        P = self.predict_proba(X)  # first: it raises NotFittedError on an unfitted model
+        return self.classes_[P.argmax(axis=1)]

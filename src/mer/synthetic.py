@@ -300,20 +300,45 @@ def render(params: SongParams, *, duration: float = 6.0, sr: int = 22050, seed: 
         Mono audio, peak <= 1.0.
     """
     _check_positive(duration=duration, sr=sr)
-    p, sr = params, int(sr)
+    sr = int(sr)
     n = int(round(duration * sr))
     if n == 0:
         return np.zeros(0, np.float32)
-    rng = np.random.default_rng([int(seed) % 2**63, int(section) % 2**63, 0x5EC])
-    beat, scale, slow = 60.0 / p.tempo_bpm, SCALES[p.mode], p.articulation >= 0.65
-    n_beats = int(duration / beat) + 2
-    bass_tonic = 33 + (p.key - 33) % 12  # A1 .. G#2
-
-    def midi(degree: int, base: int = p.register) -> int:
-        return base + scale[degree % 7] + 12 * (degree // 7)
-
-    jitter = 0.012 if slow else 0.004  # humanised timing, s
+    beat = 60.0 / params.tempo_bpm
+    slow = params.articulation >= 0.65
+    ps = _Passage(params, sr, n, np.random.default_rng([int(seed) % 2**63, int(section) % 2**63, 0x5EC]), beat,
+                  n_beats=int(duration / beat) + 2, slow=slow, jitter=0.012 if slow else 0.004)
     lead_buf, chord_buf, bass_buf, drum_buf = (np.zeros(n) for _ in range(4))
+    # the parts draw from one generator in this order: voices' phases interleave with note choices
+    lead, pad, bed, bass = _voices(ps, lead_buf, chord_buf, bass_buf)
+    roots = _harmony_and_bass(ps, section, pad, bed, bass)
+    _melody(ps, roots, lead)
+    _drums(ps, drum_buf)
+    return _mix(ps, lead_buf, chord_buf, bass_buf, drum_buf)
+
+
+@dataclass(frozen=True)
+class _Passage:
+    """What the parts of a rendered passage share: the song, sample grid, beat grid and random draws."""
+
+    p: SongParams
+    sr: int
+    n: int  # samples
+    rng: np.random.Generator  # note-level choices of this passage (seed and section)
+    beat: float  # seconds
+    n_beats: int  # beats covering the passage, plus a spare
+    slow: bool  # legato songs (articulation >= 0.65): calmer patterns, longer releases
+    jitter: float  # humanised timing, s
+
+    def midi(self, degree: int, base: int | None = None) -> int:
+        """MIDI note of a scale degree (0 = tonic) above `base` (default: the song's register)."""
+        scale = SCALES[self.p.mode]
+        return (self.p.register if base is None else base) + scale[degree % 7] + 12 * (degree // 7)
+
+
+def _voices(ps: _Passage, lead_buf: np.ndarray, chord_buf: np.ndarray, bass_buf: np.ndarray) -> tuple[_Voice, ...]:
+    """(lead, pad, bed, bass): the pitched instruments; pad and bed share the chord buffer."""
+    p, sr, rng, slow = ps.p, ps.sr, ps.rng, ps.slow
     detune = 25.0 * p.dissonance if p.dissonance > 0.3 else 0.0
     lead = _Voice(lead_buf, sr, p.lead_harmonics, rng, p.attack, decay=0.2, sustain=0.6 if slow else 0.4,
                   release=0.25 if slow else 0.05, detune=detune)
@@ -322,15 +347,20 @@ def render(params: SongParams, *, duration: float = 6.0, sr: int = 22050, seed: 
     bed = _Voice(chord_buf, sr, p.pad_harmonics, rng, 0.08, sustain=0.8, release=0.2)
     bass = _Voice(bass_buf, sr, (1, .5, .25, .12, .05), rng, 0.005, decay=0.2, sustain=0.6,
                   release=0.1 if slow else 0.03)
+    return lead, pad, bed, bass
 
-    # harmony and bass: one chord per span; the section picks the starting chord
+
+def _harmony_and_bass(ps: _Passage, section: int, pad: _Voice, bed: _Voice, bass: _Voice) -> list[int]:
+    """One chord per span (the section picks the starting chord) and its bass line; returns the chord roots."""
+    p, rng, beat, slow = ps.p, ps.rng, ps.beat, ps.slow
+    bass_tonic = 33 + (p.key - 33) % 12  # A1 .. G#2
     offset = (section * 2) % len(p.progression)
-    roots = [p.progression[(i + offset) % len(p.progression)] for i in range(n_beats // p.chord_beats + 1)]
+    roots = [p.progression[(i + offset) % len(p.progression)] for i in range(ps.n_beats // p.chord_beats + 1)]
     seventh = slow and p.mode == "major" and rng.random() < 0.5  # maj7 colour in calm songs
     for i, root in enumerate(roots):
         t0, span = i * p.chord_beats * beat, p.chord_beats * beat
-        notes = [midi(d) for d in (root - 7, root - 5, root - 3, root + 2)]  # root, 3rd, 5th, 3rd up
-        notes += [midi(root - 1)] if seventh else []
+        notes = [ps.midi(d) for d in (root - 7, root - 5, root - 3, root + 2)]  # root, 3rd, 5th, 3rd up
+        notes += [ps.midi(root - 1)] if seventh else []
         if rng.random() < p.dissonance:  # tritone or minor-second cluster
             notes.append(notes[0] + int(rng.choice([1, 6, 13, 18])))
         if p.chord_style == "pad":
@@ -350,13 +380,17 @@ def render(params: SongParams, *, duration: float = 6.0, sr: int = 22050, seed: 
             (0.5 if rng.random() < p.arousal else 1.0)
         for j, b in enumerate(np.arange(0, p.chord_beats, bstep)):
             octave = 12 if not slow and j % 2 == 1 and rng.random() < 0.3 else 0
-            bass.note(t0 + b * beat, bstep * beat * p.articulation, midi(root, bass_tonic) + octave,
+            bass.note(t0 + b * beat, bstep * beat * p.articulation, ps.midi(root, bass_tonic) + octave,
                       0.9 if j == 0 else 0.75)
+    return roots
 
-    # melody: a one-bar rhythmic motif, sometimes replaced; stepwise walk pulled to chord tones
+
+def _melody(ps: _Passage, roots: list[int], lead: _Voice) -> None:
+    """A one-bar rhythmic motif, sometimes replaced; a stepwise walk pulled to chord tones."""
+    p, rng, beat = ps.p, ps.rng, ps.beat
     grid = np.arange(0, 4, 1.0 / p.density)
     motif, deg, onsets = grid[np.r_[True, rng.random(grid.size - 1) < 0.75]], int(rng.integers(0, 5)), []
-    for bar in range(n_beats // 4 + 1):
+    for bar in range(ps.n_beats // 4 + 1):
         if rng.random() < 0.3:
             motif = grid[np.r_[True, rng.random(grid.size - 1) < 0.75]]
         onsets.extend(bar * 4 + motif)
@@ -369,32 +403,40 @@ def render(params: SongParams, *, duration: float = 6.0, sr: int = 22050, seed: 
         if span < len(roots) and (b % p.chord_beats == 0 or (b % 1 == 0 and rng.random() < 0.5)):
             deg = min((roots[span] + k for k in (-7, -5, -3, 0, 2, 4, 7, 9)), key=lambda x: abs(x - deg))
         deg = min(max(deg, -2), 9)
-        m = midi(deg)
+        m = ps.midi(deg)
         if b % 1 != 0 and rng.random() < 0.35 * p.dissonance:
             m += int(rng.choice([-1, 1, 6]))  # chromatic neighbour or tritone
-        t0 = max(b * beat + rng.normal(0, jitter), 0.0)
+        t0 = max(b * beat + rng.normal(0, ps.jitter), 0.0)
         lead.note(t0, min(ioi, 2.0) * beat * p.articulation, m, rng.uniform(0.7, 1.0))
 
-    # drums: backbeat for energetic songs, sparse kick/snare for legato ones, hi-hat grid
-    if p.drum_level > 0.05:
-        kit = _drum_kit(sr, rng)
-        for b in range(n_beats):
-            pos, t0 = b % 4, b * beat
-            if slow:
-                kick, snare = pos == 0 or (pos == 2 and rng.random() < 0.4), pos == 2 and rng.random() < 0.7
-            else:
-                kick, snare = pos in (0, 2) or rng.random() < 0.15, pos in (1, 3)
-                if rng.random() < 0.15 + 0.25 * p.dissonance:
-                    _place(drum_buf, kit["kick"], t0 + 0.5 * beat, sr, 0.7)
-            if kick:
-                _place(drum_buf, kit["kick"], t0, sr, 1.0)
-            if snare:
-                _place(drum_buf, kit["snare"], t0 + rng.normal(0, jitter / 2), sr, 0.45 if slow else 0.7)
-            for h in range(p.hat_subdivision):
-                _place(drum_buf, kit["hat"], t0 + h * beat / p.hat_subdivision, sr,
-                       (0.35 if h == 0 else 0.22) * rng.uniform(0.8, 1.0))
 
-    # mix: saturation, low-pass (brightness), reverb, loudness
+def _drums(ps: _Passage, drum_buf: np.ndarray) -> None:
+    """Backbeat for energetic songs, sparse kick / snare for legato ones, a hi-hat grid (none when quiet)."""
+    p, rng, sr, beat, slow = ps.p, ps.rng, ps.sr, ps.beat, ps.slow
+    if not p.drum_level > 0.05:
+        return
+    kit = _drum_kit(sr, rng)
+    for b in range(ps.n_beats):
+        pos, t0 = b % 4, b * beat
+        if slow:
+            kick, snare = pos == 0 or (pos == 2 and rng.random() < 0.4), pos == 2 and rng.random() < 0.7
+        else:
+            kick, snare = pos in (0, 2) or rng.random() < 0.15, pos in (1, 3)
+            if rng.random() < 0.15 + 0.25 * p.dissonance:
+                _place(drum_buf, kit["kick"], t0 + 0.5 * beat, sr, 0.7)
+        if kick:
+            _place(drum_buf, kit["kick"], t0, sr, 1.0)
+        if snare:
+            _place(drum_buf, kit["snare"], t0 + rng.normal(0, ps.jitter / 2), sr, 0.45 if slow else 0.7)
+        for h in range(p.hat_subdivision):
+            _place(drum_buf, kit["hat"], t0 + h * beat / p.hat_subdivision, sr,
+                   (0.35 if h == 0 else 0.22) * rng.uniform(0.8, 1.0))
+
+
+def _mix(ps: _Passage, lead_buf: np.ndarray, chord_buf: np.ndarray, bass_buf: np.ndarray,
+         drum_buf: np.ndarray) -> np.ndarray:
+    """Saturation, low-pass (brightness), reverb, fades, loudness; float32, peak <= 0.99."""
+    p, sr, n = ps.p, ps.sr, ps.n
     tonal = 0.36 * lead_buf + 0.3 * chord_buf + 0.24 * bass_buf
     drive = 1.0 + 5.0 * max(0.0, p.dissonance - 0.4)
     if drive > 1.0:
@@ -405,7 +447,7 @@ def render(params: SongParams, *, duration: float = 6.0, sr: int = 22050, seed: 
     y += 0.3 * p.drum_level * signal.sosfilt(drum_lp, drum_buf)
     if p.reverb > 0:
         tail = np.arange(int(0.9 * sr)) / sr
-        ir = rng.standard_normal(tail.size) * np.exp(-tail / (0.15 + 0.6 * p.reverb))
+        ir = ps.rng.standard_normal(tail.size) * np.exp(-tail / (0.15 + 0.6 * p.reverb))
         ir *= p.reverb / np.sqrt(np.sum(ir**2))
         ir[0] += 1.0
         y = signal.fftconvolve(y.astype(np.float32), ir.astype(np.float32))[:n].astype(np.float64)

@@ -28,7 +28,7 @@ from mer.errors import MerError
 from mer.evaluation import CVResult, cross_validate
 from mer.extraction import extract_dataset
 from mer.features import FeatureConfig
-from mer.modelfile import TrainedModel
+from mer.modelfile import TRAINING_HASHES, TrainedModel
 from mer.preprocessing import PAPER_N_FRAMES
 
 SEQUENCE_MODELS = ("rnn", "brnn", "lstm", "gru")
@@ -105,6 +105,21 @@ def load_features(dataset, *, config: FeatureConfig | None = None, cache_dir: st
     )
 
 
+def training_hashes(dataset, ids) -> list[str]:
+    """Sorted SHA-256 digests of the files of the clips `ids` of `dataset` (:func:`mer.cache.file_digest`).
+
+    Stored on the model card (:data:`mer.modelfile.TRAINING_HASHES`) so that evaluating
+    the model on its own training clips can be detected by content, whatever the files
+    are called now. Clips without a file on disk (rendered, in memory) are left out.
+    """
+    from pathlib import Path
+
+    from mer.cache import file_digest
+
+    path_of = {c.id: c.path for c in dataset.clips}
+    return sorted({file_digest(path_of[i]) for i in ids if path_of.get(i) is not None and Path(path_of[i]).is_file()})
+
+
 @dataclass
 class TrainResult:
     """What :func:`train` produced: the final model, its cross-validation, failed files."""
@@ -153,8 +168,7 @@ def train(dataset, model_name: str = "lstm", *, folds: int = 5, repeats: int = 1
     """
     config = config or FeatureConfig()
     params = dict(params or {})
-    seed_key = "seed" if is_sequence_model(model_name) else "random_state"
-    params.setdefault(seed_key, seed)
+    params.setdefault("random_state", seed)
     if is_sequence_model(model_name):
         params.setdefault("progress", progress)
     estimator = make_estimator(model_name, **params)
@@ -182,6 +196,7 @@ def train(dataset, model_name: str = "lstm", *, folds: int = 5, repeats: int = 1
         final = final.estimator_  # the saved model predicts from feature matrices
     counts = {str(k): int(v) for k, v in zip(*np.unique(feats.y, return_counts=True))}
     metadata = {
+        TRAINING_HASHES: training_hashes(dataset, feats.ids),
         "data": {"name": dataset.name, "root": str(dataset.root) if dataset.root else None, "n_clips": len(feats.X),
                  "n_groups": int(len(np.unique(feats.groups))), "counts": counts, "n_failed": len(feats.failures)},
         "recipe": {"model": model_name, "seed": seed, "folds": folds, "repeats": repeats, "augment": augment},

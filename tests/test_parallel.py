@@ -1,0 +1,102 @@
+"""mer.parallel: thread budgets split across workers, exclusive numba cache slots, workers ended on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mer import parallel
+
+
+def test_the_thread_budget_is_split_across_workers():
+    assert parallel.threads_per_worker(2, 8) == 4
+    assert parallel.threads_per_worker(3, 8) == 2
+    assert parallel.threads_per_worker(4, 2) == 1  # never below one
+    previous = parallel._budget
+    try:
+        parallel.set_thread_budget(6)
+        assert parallel.thread_budget() == 6 and parallel.threads_per_worker(3) == 2
+        parallel.set_thread_budget(None)
+        assert parallel.thread_budget() == parallel.available_cores() >= 1
+        with pytest.raises(ValueError):
+            parallel.set_thread_budget(0)
+    finally:
+        parallel.set_thread_budget(previous)
+
+
+def _thread_settings() -> tuple[str | None, list[int]]:
+    """In a worker: the OMP variable and the thread counts threadpoolctl sees after numpy loads."""
+    import numpy  # noqa: F401  (loads OpenBLAS after init_worker, as a task does)
+    from threadpoolctl import threadpool_info
+
+    return os.environ.get("OMP_NUM_THREADS"), sorted({d["num_threads"] for d in threadpool_info()})
+
+
+def test_workers_get_their_share_of_the_thread_budget():
+    with parallel.WorkerPool(2, threads=4) as pool:
+        env, counts = pool.submit(_thread_settings).result(timeout=300)
+    assert env == "2" and counts == [2], (env, counts)
+
+
+_HOLD_SLOT = """
+import sys
+from mer.parallel import claim_numba_cache
+print(claim_numba_cache(sys.argv[1]), flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_numba_cache_slots_are_held_by_one_process_at_a_time(tmp_path):
+    def start():
+        p = subprocess.Popen([sys.executable, "-c", _HOLD_SLOT, str(tmp_path)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        return p, p.stdout.readline().strip()
+
+    a, slot_a = start()
+    b, slot_b = start()
+    try:
+        assert slot_a != slot_b and {slot_a, slot_b} == {str(tmp_path / "slot-0"), str(tmp_path / "slot-1")}
+    finally:
+        for p in (a, b):
+            p.communicate("\n", timeout=60)
+    c, slot_c = start()  # the lock went with the process: the next one reuses the compiled code
+    c.communicate("\n", timeout=60)
+    assert slot_c == str(tmp_path / "slot-0")
+
+
+def test_an_interrupt_ends_every_worker_and_cancels_the_queue():
+    psutil = pytest.importorskip("psutil")
+    with pytest.raises(KeyboardInterrupt):
+        with parallel.WorkerPool(2, threads=2) as pool:
+            futures = [pool.submit(time.sleep, 120) for _ in range(6)]
+            deadline = time.monotonic() + 300  # safety net: the workers start within seconds
+            while sum(f.running() for f in futures) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            workers = [psutil.Process(p.pid) for p in pool._executor._processes.values()]
+            assert len(workers) == 2
+            raise KeyboardInterrupt
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive
+    # the executor's own thread marks the killed workers' tasks failed, a moment later
+    from concurrent.futures import wait
+
+    wait(futures, timeout=60)
+    assert all(f.done() for f in futures) and any(f.cancelled() for f in futures)
+
+
+def test_limit_threads_restores_torch():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    with parallel.limit_threads(1):
+        assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+    assert torch.get_num_threads() == before
+
+
+def test_interrupted_message_says_how_far_it_got():
+    assert parallel.interrupted_message(parallel.Interrupted(3, 40)) == \
+        "interrupted: 3 of 40 done; run again to resume"
+    assert isinstance(parallel.Interrupted(0, 1), KeyboardInterrupt)  # callers' `except Exception` let it through
