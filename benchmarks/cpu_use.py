@@ -6,8 +6,8 @@ Predicts N real 4Q clips (spread over the quadrant folders) with the default mod
 (descriptors and two musicnn embeddings per clip) into a fresh, empty feature cache, in a
 child process (in-process extraction: worker processes of a fork server would not be
 counted by ``getrusage``), twice: with glibc's default allocator settings and with
-``mer.parallel.tune_malloc`` (what every `mer` command and worker does). Both runs use the
-same thread budget (``mer.parallel.limit_threads``; default: the cores this process may
+``mer.core.parallel.tune_malloc`` (what every `mer` command and worker does). Both runs use the
+same thread budget (``mer.core.parallel.limit_threads``; default: the cores this process may
 use). It prints user and system CPU seconds and minor page faults of each run (from
 ``getrusage(RUSAGE_CHILDREN)``), the child's peak RSS, and the ratios.
 
@@ -32,8 +32,8 @@ from _common import DEFAULT_DATA, spread_clips  # noqa: E402 (benchmarks/ is on 
 
 _RUN = """
 import json, sys
-from mer import parallel
-from mer.inference import load_model, predict_files
+from mer.core import parallel
+from mer.workflows.predict import load_model, predict_files
 tuned, threads, cache, paths = sys.argv[1] == "1", int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 if tuned:
     parallel.tune_malloc()
@@ -57,7 +57,7 @@ def _run(tuned: bool, threads: int, paths: list[Path]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mer.parallel import available_cores
+    from mer.core.parallel import available_cores
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=20)

@@ -46,9 +46,9 @@ def main(argv=None) -> None:
 
     import torch
 
-    from mer import datasets
-    from mer.evaluation import cross_validate
-    from mer.training import is_sequence_model, load_features, make_estimator
+    from mer.data import datasets
+    from mer.eval.cv import cross_validate
+    from mer.workflows.train import is_sequence_model, load_features, make_estimator
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -6,8 +6,8 @@ For N real 30-s 4Q clips (spread over the quadrant folders) it re-encodes each c
 AAC in M4A at 192 kbit/s with PyAV's bundled FFmpeg (in a temporary folder, outside the
 timing), then measures with ``time.process_time`` (one thread, one process):
 
-* ``mer.audio.load(path, sr=native)``: decoding alone (libsndfile for the MP3, FFmpeg for the M4A);
-* ``mer.audio.load(path)``: decoding + soxr resampling to 22,050 Hz, what the pipeline calls;
+* ``mer.audio.decode.load(path, sr=native)``: decoding alone (libsndfile for the MP3, FFmpeg for the M4A);
+* ``mer.audio.decode.load(path)``: decoding + soxr resampling to 22,050 Hz, what the pipeline calls;
 
 and prints CPU-seconds per clip for each, the ratio M4A / MP3, and how closely the two
 decodes agree (correlation after alignment) as a check that like is compared with like.
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import soundfile as sf
 
-    from mer import audio
+    from mer.audio import decode as audio
 
     with tempfile.TemporaryDirectory() as tmp:
         m4as = []

@@ -6,10 +6,10 @@ On N real 4Q clips (spread over the four quadrant folders), in one process with 
 BLAS / numba / torch thread, it measures with ``time.process_time``, clip by clip so
 that all see the same load:
 
-* decoding at 22,050 Hz and at 16 kHz (``mer.audio.load``);
-* ``mer.descriptors.describe`` (the emotion descriptors);
-* ``mer.embeddings.clip_embedding`` (musicnn input + the MSD network on every 3-s patch);
-* ``mer.features.extract`` (the paper's 204 rows, default extractor), for scale.
+* decoding at 22,050 Hz and at 16 kHz (``mer.audio.decode.load``);
+* ``mer.features.descriptors.describe`` (the emotion descriptors);
+* ``mer.features.embeddings.clip_embedding`` (musicnn input + the MSD network on every 3-s patch);
+* ``mer.features.methods.extract`` (the paper's 204 rows, default extractor), for scale.
 
 The first clip is a warm-up (numba compilation, filter banks, weights) and is left out.
 It prints CPU-seconds per clip and the ratio of each to the paper's features.
@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from mer import audio, descriptors, embeddings, features
+    from mer.audio import decode as audio
+    from mer.features import descriptors
+    from mer.features import embeddings
+    from mer.features import methods as features
 
     model = embeddings.load_musicnn()
     cost: dict[str, list[float]] = {k: [] for k in ("decode 22.05k", "decode 16k", "descriptors", "musicnn", "paper")}

@@ -3,7 +3,7 @@
     python benchmarks/extraction.py [--n 100] [--jobs 1 2] [--dask] [--method fused]
 
 Each run extracts the same N clips (spread over the four quadrant folders) into a fresh,
-empty temporary cache with ``mer.extraction.extract_files``: ``--jobs`` local worker
+empty temporary cache with ``mer.extraction.batch.extract_files``: ``--jobs`` local worker
 processes, and with ``--dask`` a ``distributed.LocalCluster`` of 2 single-threaded worker
 processes on loopback (``scheduler=``; the cluster's start-up is not timed). It prints
 wall time and clips/s per run, the load average of the machine before each run (other
@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from mer.extraction import extract_files
-    from mer.features import DEFAULT_METHOD
+    from mer.extraction.batch import extract_files
+    from mer.features.methods import DEFAULT_METHOD
 
     method = args.method or DEFAULT_METHOD
     runs = [(f"jobs={j}", dict(jobs=j)) for j in args.jobs]

@@ -5,9 +5,9 @@
 On N real 4Q clips (spread over the four quadrant folders), in one process with one
 BLAS / numba thread, it measures with ``time.process_time``:
 
-* decoding (``mer.audio.load``: MP3 -> mono float32 at 22,050 Hz), separately;
-* ``mer.features.extract_reference`` (one librosa call per feature) and
-  ``mer.fused.extract_fused``, alternating clip by clip so that both see the same load;
+* decoding (``mer.audio.decode.load``: MP3 -> mono float32 at 22,050 Hz), separately;
+* ``mer.features.paper.extract_reference`` (one librosa call per feature) and
+  ``mer.features.fused.extract_fused``, alternating clip by clip so that both see the same load;
 * the irreducible parts: one STFT (``librosa.stft``), one 36-bin-per-octave CQT
   (``librosa.cqt``, the analysis behind chroma_cqt and tonnetz) and one ji5 VQT
   (``librosa.vqt``, chroma_vqt's own filter bank), each as librosa computes it once.
@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import librosa
 
-    from mer import audio
-    from mer.features import FeatureSpec, extract_reference
-    from mer import fused
-    from mer.fused import extract_fused
+    from mer.audio import decode as audio
+    from mer.features.paper import FeatureSpec, extract_reference
+    from mer.features import fused
+    from mer.features.fused import extract_fused
 
     warnings.filterwarnings("ignore", message="Trying to estimate tuning from empty frequency set")
     # warm-up on a synthetic tone (imports, numba compilation), not on a benchmark clip

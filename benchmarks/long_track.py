@@ -7,17 +7,17 @@
 For each length it writes a long track to a temporary WAV (44.1 kHz stereo, 16 bit; in a
 temporary folder, never in the repository): the 25 real 4Q clips of that format one after
 another, cycled; without the data it skips, or with ``--synthetic`` uses the seeded
-generator (``mer.synthetic.generate_clip``). Then, each in a fresh process (``os.wait4``
+generator (``mer.audio.synth.generate_clip``). Then, each in a fresh process (``os.wait4``
 gives that process's own peak RSS and CPU time), it runs
 
 * ``predict``: ``mer predict TRACK`` with the default model (descriptors + musicnn MSD +
   musicnn MTT) and an empty feature cache;
-* ``descriptors``, ``musicnn_msd``, ``musicnn_mtt``: ``mer.extraction.extract_file`` with
+* ``descriptors``, ``musicnn_msd``, ``musicnn_mtt``: ``mer.extraction.batch.extract_file`` with
   ``describe`` / ``embed_signal`` and the default model's configs;
 * ``features``: ``extract_file`` of the paper's 204 rows (fused method);
 
 and prints peak RSS, CPU seconds and CPU seconds per minute of audio. Tracks longer than
-``mer.fused.LONG_TRACK_SECONDS`` (2 min) take the windowed paths; shorter ones load
+``mer.features.fused.LONG_TRACK_SECONDS`` (2 min) take the windowed paths; shorter ones load
 the whole file.
 
 ``--compare-fused`` adds the paper features' full-load paths, ``extract_fused(audio.load)``
@@ -94,7 +94,7 @@ def write_long_track(path: Path, minutes: float, data: Path) -> str:
             if clips:
                 block, _ = sf.read(str(clips[i % len(clips)]), dtype="float32", always_2d=True)
             else:
-                from mer.synthetic import generate_clip
+                from mer.audio.synth import generate_clip
 
                 mono = generate_clip(f"Q{i % 4 + 1}", seed=i, duration=30.0, sr=sr)
                 block = np.stack([mono, mono], axis=1)
@@ -109,26 +109,26 @@ def step(name: str, path: str, out: str) -> dict:
     """One measured computation in this (fresh) process; saves its result to `out`."""
     import numpy as np
 
-    from mer import audio
-    from mer.extraction import extract_file
+    from mer.audio import decode as audio
+    from mer.extraction.batch import extract_file
 
     t0 = time.process_time()
     if name == "descriptors":
-        from mer.descriptors import DescriptorConfig, describe
+        from mer.features.descriptors import DescriptorConfig, describe
 
         X = extract_file(path, DescriptorConfig(), describe)
     elif name.startswith("musicnn_"):
-        from mer.embeddings import EmbeddingConfig, embed_signal
+        from mer.features.embeddings import EmbeddingConfig, embed_signal
 
         X = extract_file(path, EmbeddingConfig(weights=name[len("musicnn_"):] + "_musicnn"), embed_signal)
     elif name == "features":
         X = extract_file(path)
     elif name == "full-fused":
-        from mer.fused import extract_fused
+        from mer.features.fused import extract_fused
 
         X = extract_fused(audio.load(path))
     elif name == "full-reference":
-        from mer.features import extract_reference
+        from mer.features.paper import extract_reference
 
         X = extract_reference(audio.load(path))
     else:
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"({r['cpu_s'] / minutes:5.1f} s per audio minute, process start included)   {r['result']}",
                       flush=True)
             if args.compare_fused:
-                from mer.features import FeatureSpec
+                from mer.features.paper import FeatureSpec
 
                 W, F = np.load(tmp / "features.npy"), np.load(tmp / "full-fused.npy")
                 spec = FeatureSpec.from_config()

@@ -32,8 +32,8 @@ def main(argv=None) -> int:
 
     import soundfile as sf
 
-    from mer import audio
-    from mer.inference import load_model, predict_files
+    from mer.audio import decode as audio
+    from mer.workflows.predict import load_model, predict_files
 
     clips = spread_clips(args.data, args.n)
     if not clips:

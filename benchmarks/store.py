@@ -4,14 +4,14 @@
 
 Builds a store of N synthetic (204, T) float32 matrices (T between 90 % and 100 % of
 ``--frames``; synthetic numbers, not rendered audio: this measures I/O and memory, not
-accuracy), then trains one epoch of the paper's RNN (``mer.models.build_network("rnn")``,
+accuracy), then trains one epoch of the paper's RNN (``mer.models.sequence.build_network("rnn")``,
 128 units) reading the store clip by clip through a torch DataLoader, with the
 ``SequencePreprocessor`` that ``SequenceClassifier`` uses (mel dB, 8-frame pooling,
 standardisation fitted on 500 clips). Each step runs in a fresh process and reports its
 own peak RSS (``resource.getrusage``), printed beside the store's size on disk.
 Target: training peak RSS < 2 GiB for 10,000 clips.
 
-``--sequence-classifier`` also fits ``mer.models.SequenceClassifier`` (one epoch) on the
+``--sequence-classifier`` also fits ``mer.models.sequence.SequenceClassifier`` (one epoch) on the
 store, which materialises its preprocessed tensors, for comparison.
 """
 
@@ -51,7 +51,7 @@ def _synthetic_clips(n: int, frames: int, seed: int = 0):
 
 
 def step_build(args) -> dict:
-    from mer.store import write_store
+    from mer.extraction.store import write_store
 
     t0 = time.perf_counter()
     store = write_store(args.root, _synthetic_clips(args.n, args.frames))
@@ -63,9 +63,9 @@ def step_train(args) -> dict:
     import torch
     from torch import nn
 
-    from mer.models import build_network
-    from mer.preprocessing import SequencePreprocessor
-    from mer.store import FeatureStore
+    from mer.models.sequence import build_network
+    from mer.features.transforms import SequencePreprocessor
+    from mer.extraction.store import FeatureStore
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -108,8 +108,8 @@ def step_train(args) -> dict:
 
 
 def step_sequence_classifier(args) -> dict:
-    from mer.models import SequenceClassifier
-    from mer.store import FeatureStore
+    from mer.models.sequence import SequenceClassifier
+    from mer.extraction.store import FeatureStore
 
     store = FeatureStore(args.root)
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
-"""Training speed of the recurrent models: the two CPU choices of ``mer.models``, undone one at a time.
+"""Training speed of the recurrent models: the two CPU choices of ``mer.models.sequence``, undone one at a time.
 
-``mer.models`` (1) flushes subnormal floats to zero while fitting and (2) reads a
+``mer.models.sequence`` (1) flushes subnormal floats to zero while fitting and (2) reads a
 one-way network's final state from its padded output instead of packing the batch.
 Each architecture is fitted for a few epochs on the same clips, side by side in one
 process: as shipped, without (1), and without (2). Prints CPU seconds per epoch, the
@@ -21,7 +21,7 @@ from _common import DEFAULT_DATA
 
 
 def _packed_final_state(rnn, x, lengths):
-    """``mer.models._final_state`` as it was: every batch of unequal lengths packed."""
+    """``mer.models.sequence._final_state`` as it was: every batch of unequal lengths packed."""
     from torch import nn
 
     if lengths is not None and bool((lengths != x.shape[1]).any()):
@@ -32,22 +32,22 @@ def _packed_final_state(rnn, x, lengths):
 
 
 def _fit_seconds(name: str, X, y, groups, epochs: int, variant: str = "shipped"):
-    import mer.models
-    from mer.training import make_estimator
+    import mer.models.sequence
+    from mer.workflows.train import make_estimator
 
     est = make_estimator(name, epochs=epochs, patience=epochs, progress=False, random_state=0)
-    saved = mer.models._flush_denormals, mer.models._final_state
+    saved = mer.models.sequence._flush_denormals, mer.models.sequence._final_state
     if variant == "subnormal":
-        mer.models._flush_denormals = contextlib.nullcontext
+        mer.models.sequence._flush_denormals = contextlib.nullcontext
     elif variant == "packed":
-        mer.models._final_state = _packed_final_state
+        mer.models.sequence._final_state = _packed_final_state
     try:
         t0 = time.process_time()
         est.fit(X, y, groups)
         seconds = (time.process_time() - t0) / len(est.history_)
         return seconds, est.predict_proba(X)
     finally:
-        mer.models._flush_denormals, mer.models._final_state = saved
+        mer.models.sequence._flush_denormals, mer.models.sequence._final_state = saved
 
 
 def main(argv=None) -> None:
@@ -61,9 +61,9 @@ def main(argv=None) -> None:
 
     import numpy as np
 
-    from mer import datasets
-    from mer.features import single_threaded_blas
-    from mer.training import load_features
+    from mer.data import datasets
+    from mer.features.paper import single_threaded_blas
+    from mer.workflows.train import load_features
 
     ds = datasets.load(args.data)
     ds = ds.subset(np.random.default_rng(0).permutation(len(ds.clips))[: args.n].tolist())

@@ -5,7 +5,7 @@
 ``default.mer`` was fitted on every clip of 4q-dev (experiments/train_default.py stops
 if any clip fails); this checks that the data matches its card (clip and artist
 counts), then rewrites only ``manifest.json`` inside the zip, atomically
-(:func:`mer.modelfile.update_metadata`), so that ``mer evaluate`` can warn when the
+(:func:`mer.models.modelfile.update_metadata`), so that ``mer evaluate`` can warn when the
 files it scores are ones the model was trained on. The estimator's bytes, and so its
 predictions, are unchanged; the script checks that too.
 """
@@ -30,11 +30,12 @@ def _members(path: Path) -> dict[str, str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--model", type=Path, default=ROOT / "src" / "mer" / "models" / "default.mer")
+    ap.add_argument("--model", type=Path, default=ROOT / "src" / "mer" / "resources" / "default.mer")
     args = ap.parse_args(argv)
 
-    from mer import datasets, modelfile
-    from mer.training import training_hashes
+    from mer.data import datasets
+    from mer.models import modelfile
+    from mer.workflows.train import training_hashes
 
     card = modelfile.read_manifest(args.model)["metadata"]
     ds = datasets.load(args.data)

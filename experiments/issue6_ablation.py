@@ -3,14 +3,14 @@
     MER_CACHE=/work/cache python experiments/issue6_ablation.py [--data ../shared/data/4q-dev] [--repeats 3]
         [--jobs 2] [--rows all|final] [--json out.json]
 
-Every row runs the same 5-fold artist-grouped CV x `repeats` (mer.evaluation.grouped_folds,
+Every row runs the same 5-fold artist-grouped CV x `repeats` (mer.eval.splits.grouped_folds,
 seeds 0..repeats-1), every fitted step inside the training folds (the tuned recipe also
 tunes k and C by an inner grouped CV of the training folds only). Prints mean +- std over
 all folds of macro-F1 and accuracy, per-quadrant F1, and wall time per row.
 
-Inputs come through the feature cache: the paper's 204 rows (mer.extraction), the
-emotion descriptors (mer.descriptors) and the musicnn MSD / MTT embeddings
-(mer.embeddings). A cold cache costs about 0.4 + 1.6 CPU-s per clip (descriptors + two
+Inputs come through the feature cache: the paper's 204 rows (mer.extraction.batch), the
+emotion descriptors (mer.features.descriptors) and the musicnn MSD / MTT embeddings
+(mer.features.embeddings). A cold cache costs about 0.4 + 1.6 CPU-s per clip (descriptors + two
 musicnn models) on top of the paper's features; keep the cache between runs.
 """
 
@@ -30,8 +30,8 @@ DEFAULT_DATA = Path(os.environ.get("MER_DATA", Path(__file__).resolve().parents[
 
 def paper_stats(ds, cache_dir, jobs):
     """(n, 1020): mean, std, p10, p50, p90 over time of the 204 rows, mel in dB."""
-    from mer.extraction import extract_dataset
-    from mer.preprocessing import mel_to_db, summary_stats
+    from mer.extraction.batch import extract_dataset
+    from mer.features.transforms import mel_to_db, summary_stats
 
     res = extract_dataset(ds, cache_dir=cache_dir, jobs=jobs, progress=False)
     if res.failures:
@@ -50,9 +50,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
 
-    from mer import datasets
-    from mer.evaluation import cross_validate, grouped_folds
-    from mer.recipes import EmotionClassifier, clip_inputs
+    from mer.data import datasets
+    from mer.eval.cv import cross_validate
+    from mer.eval.splits import grouped_folds
+    from mer.extraction.inputs import clip_inputs
+    from mer.models.recipe import EmotionClassifier
 
     ds = datasets.load(args.data)
     y = np.array([c.label for c in ds.clips])
@@ -96,7 +98,7 @@ def main(argv=None) -> int:
                                                            "accuracy_std", "per_class_f1_mean", "confusion",
                                                            "labels", "wall_s")}})
     if args.json:
-        from mer._io import write_json
+        from mer.core.io import write_json
 
         write_json(args.json, {"data": str(args.data), "n": len(ds), "repeats": args.repeats, "rows": report})
     return 0

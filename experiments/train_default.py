@@ -1,8 +1,8 @@
-"""Train the default model shipped in the package (src/mer/models/default.mer).
+"""Train the default model shipped in the package (src/mer/resources/default.mer).
 
     MER_CACHE=/work/cache python experiments/train_default.py [--data ../shared/data/4q-dev] [--repeats 3]
 
-The recipe of :mod:`mer.recipes` (emotion descriptors + musicnn MSD/MTT embeddings ->
+The recipe of :mod:`mer.models.recipe` (emotion descriptors + musicnn MSD/MTT embeddings ->
 standardise -> ANOVA-F top-k -> logistic regression, k and C tuned by an inner
 artist-grouped CV). First it measures the recipe under 5-fold artist-grouped CV x
 `repeats` (everything fitted inside the training folds), then fits it on every clip and
@@ -27,14 +27,17 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=ROOT / "src" / "mer" / "models" / "default.mer")
+    ap.add_argument("--out", type=Path, default=ROOT / "src" / "mer" / "resources" / "default.mer")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
 
-    from mer import datasets, modelfile
-    from mer.evaluation import cross_validate
-    from mer.recipes import DEFAULT_BLOCKS, EmotionClassifier, clip_inputs
-    from mer.training import training_hashes
+    from mer.data import datasets
+    from mer.models import modelfile
+    from mer.eval.cv import cross_validate
+    from mer.extraction.inputs import clip_inputs
+    from mer.features.blocks import DEFAULT_BLOCKS
+    from mer.models.recipe import EmotionClassifier
+    from mer.workflows.train import training_hashes
 
     ds = datasets.load(args.data)
     inp = clip_inputs(ds.paths, jobs=args.jobs)

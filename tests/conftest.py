@@ -61,7 +61,7 @@ def fourq_clips(fourq_dir) -> dict[tuple[int, int], Path]:
 @pytest.fixture(scope="session")
 def synthetic_set(tmp_path_factory):
     """A tiny synthetic dataset (8 clips per quadrant) shared by the session."""
-    from mer import datasets
+    from mer.data import datasets
 
     return datasets.load_synthetic(n_per_quadrant=8, duration=4.0, cache_dir=tmp_path_factory.mktemp("syn"))
 
@@ -72,8 +72,8 @@ def synthetic_features(tmp_path_factory):
 
     Pass ``cache_dir`` (``--cache-dir`` on the CLI) to reuse both the rendered audio and the features.
     """
-    from mer import datasets
-    from mer.training import load_features
+    from mer.data import datasets
+    from mer.workflows.train import load_features
 
     cache = tmp_path_factory.mktemp("synfeat")
     ds = datasets.load("synthetic:n=8,duration=4", cache_dir=cache)
@@ -101,7 +101,7 @@ def assert_close_in_eps(actual, expected, n_eps, err_msg=""):
 
 def assert_features_close(A, B, config=None):
     """Two (204, T) matrices of one signal from two processes or code paths, group by group."""
-    from mer.features import FeatureSpec
+    from mer.features.paper import FeatureSpec
 
     spec = FeatureSpec.from_config(config)
     assert A.shape == B.shape

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mer import audio
-from mer.errors import MerError
+from mer.audio import decode as audio
+from mer.core.errors import MerError
 from tests.conftest import write_tone
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mer import augment as A
-from mer.evaluation import grouped_folds
+from mer.audio import augment as A
+from mer.extraction import augmented as XA
+from mer.workflows import augmented as W
+from mer.eval.splits import grouped_folds
 
 SR = 22050
 
@@ -88,21 +90,21 @@ def test_augmented_features_are_cached(tmp_path):
     from tests.conftest import write_tone
 
     paths = [write_tone(tmp_path / f"t{i}.wav", sr=SR, seconds=1.0, channels=1, freq=220 * (i + 1)) for i in range(2)]
-    copies, failures, stats = A.augmented_features(paths, 2, "paper", cache_dir=tmp_path / "c", progress=False)
+    copies, failures, stats = XA.augmented_features(paths, 2, "paper", cache_dir=tmp_path / "c", progress=False)
     assert failures == [] and stats == {"n_cached": 0, "n_computed": 4}
     assert all(X.shape[0] == 204 for row in copies for X in row)
     assert not np.array_equal(copies[0][0], copies[0][1])
-    again, _, stats2 = A.augmented_features(paths, 2, "paper", cache_dir=tmp_path / "c", progress=False)
+    again, _, stats2 = XA.augmented_features(paths, 2, "paper", cache_dir=tmp_path / "c", progress=False)
     assert stats2 == {"n_cached": 4, "n_computed": 0}  # a second run does no audio work
     assert all(np.array_equal(a, b) for r1, r2 in zip(copies, again) for a, b in zip(r1, r2))
-    broken, failures, _ = A.augmented_features([tmp_path / "missing.wav"], 1, cache_dir=tmp_path / "c", progress=False)
+    broken, failures, _ = XA.augmented_features([tmp_path / "missing.wav"], 1, cache_dir=tmp_path / "c", progress=False)
     assert broken == [[None]] and "missing.wav" in failures[0][1]
 
 
 # -- leakage --------------------------------------------------------------------------------
 
 
-class TaggedBank(A.CopyBank):
+class TaggedBank(XA.CopyBank):
     """A bank whose matrices encode (source index, copy number) and that logs copy requests."""
 
     def __init__(self, n):
@@ -139,7 +141,7 @@ def test_no_copy_of_a_test_or_validation_clip_is_ever_trained_on():
     groups = np.array([f"artist{rng.integers(0, 20)}" for _ in range(n)])
     for fold in grouped_folds(y, groups, n_splits=5, seed=0):
         bank = TaggedBank(n)
-        est = A.AugmentedClassifier(RecordingClassifier(), bank, n_copies=3).fit(fold.train, y[fold.train],
+        est = W.AugmentedClassifier(RecordingClassifier(), bank, n_copies=3).fit(fold.train, y[fold.train],
                                                                                   groups[fold.train])
         rec = est.estimator_
         trained = {s for s, _ in rec.seen_}
@@ -158,19 +160,19 @@ def test_augmented_classifier_clones_share_the_bank():
     from sklearn.base import clone
 
     bank = TaggedBank(4)
-    est = A.AugmentedClassifier(RecordingClassifier(), bank, n_copies=1)
+    est = W.AugmentedClassifier(RecordingClassifier(), bank, n_copies=1)
     assert clone(est).bank is bank
 
 
 @pytest.mark.slow
 def test_sequence_classifier_early_stops_on_the_validation_set_it_is_given():
-    from mer.models import SequenceClassifier
+    from mer.models.sequence import SequenceClassifier
 
     rng = np.random.default_rng(0)
     X = [rng.standard_normal((204, 40)).astype(np.float32) + (i % 2) for i in range(16)]
     y = np.array(["Q1", "Q2"] * 8)
-    bank = A.CopyBank(X)
-    est = A.AugmentedClassifier(SequenceClassifier(arch="rnn", hidden_size=8, epochs=2, pool=4, progress=False,
+    bank = XA.CopyBank(X)
+    est = W.AugmentedClassifier(SequenceClassifier(arch="rnn", hidden_size=8, epochs=2, pool=4, progress=False,
                                                    val_fraction=0.25),
                                 bank, n_copies=0).fit(np.arange(16), y, np.array([f"g{i // 2}" for i in range(16)]))
     assert len(est.validation_indices_) >= 2 and set(est.validation_indices_).isdisjoint(est.trained_sources_)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from mer.cli import app
+from mer.apps.cli import app
 from tests.conftest import write_tone
 
 runner = CliRunner()
@@ -113,7 +113,7 @@ def test_train_a_recurrent_model_from_the_cli(synthetic_features, tmp_path):
     r = runner.invoke(app, ["train", "--data", SYN, "--model", "gru", "--folds", "2", "--epochs", "2", "--seed", "3",
                             "--out", str(model), "--cache-dir", str(cache), "-q"])
     assert r.exit_code == 0, r.output
-    from mer import modelfile
+    from mer.models import modelfile
 
     m = modelfile.load(model)
     assert m.estimator.epochs == 2 and m.metadata["cv"]["n_splits"] == 2 and m.metadata["data"]["n_clips"] == 32
@@ -128,7 +128,7 @@ def test_model_errors_are_one_line(tmp_path, monkeypatch):
     r = runner.invoke(app, ["evaluate", str(foreign), "--data", "synthetic:n=4"])
     assert r.exit_code == 1 and "not a mer model file" in r.output
     tone = write_tone(tmp_path / "t.wav")
-    monkeypatch.setattr("mer.inference.default_model_path", lambda: tmp_path / "gone.mer")
+    monkeypatch.setattr("mer.workflows.predict.default_model_path", lambda: tmp_path / "gone.mer")
     r = runner.invoke(app, ["predict", str(tone)])
     assert r.exit_code == 1 and "default model is missing" in r.output and "gone.mer" in r.output
 
@@ -200,7 +200,7 @@ def test_model_info_reads_only_the_card(synthetic_features, tmp_path):
     assert r.exit_code == 0, r.output
     assert "model: logreg (summary)" in r.output and "32 content hashes" in r.output
     # what made it take seconds: rebuilding the estimator (torch, skops, scikit-learn)
-    code = ("import sys; from typer.testing import CliRunner; from mer.cli import app; "
+    code = ("import sys; from typer.testing import CliRunner; from mer.apps.cli import app; "
             f"r = CliRunner().invoke(app, ['model-info', {str(model)!r}]); assert r.exit_code == 0, r.output; "
             "print(sorted(m for m in ('torch', 'skops', 'sklearn', 'librosa') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from mer.cache import FeatureCache
-from mer.errors import MerError
-from mer.extraction import extract_files
+from mer.core.cache import FeatureCache
+from mer.features.paper import FeatureConfig
+from mer.core.errors import MerError
+from mer.extraction.batch import extract_files
 from tests.conftest import assert_features_close, write_tone
 
 distributed = pytest.importorskip("distributed")
@@ -36,14 +37,14 @@ def test_cluster_run_equals_local_run_and_fills_the_cache(cluster, tmp_path, mon
     # the client wrote the cache: a second run, local, does no feature work
     again = extract_files(tones, progress=False)
     assert (again.n_cached, again.n_computed) == (4, 0)
-    assert len(list(FeatureCache().dir.rglob("*.npy"))) == 4
+    assert len(list(FeatureCache(None, FeatureConfig()).dir.rglob("*.npy"))) == 4
 
 
 @pytest.mark.slow
 def test_cli_features_on_a_cluster(cluster, tmp_path):
     from typer.testing import CliRunner
 
-    from mer.cli import app
+    from mer.apps.cli import app
 
     folder = tmp_path / "data"
     for q in ("Q1", "Q2"):
@@ -59,7 +60,7 @@ def test_cli_features_on_a_cluster(cluster, tmp_path):
 
 
 def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path, monkeypatch):
-    from mer import extraction
+    from mer.extraction import batch as extraction
 
     monkeypatch.setattr(extraction, "SCHEDULER_TIMEOUT", "1s")
     tone = write_tone(tmp_path / "t.wav", sr=22050, seconds=1.0)

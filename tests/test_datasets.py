@@ -3,8 +3,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mer import datasets
-from mer.errors import MerError
+from mer.core.labels import QUADRANTS
+from mer.data import datasets
+from mer.core.errors import MerError
 from tests.conftest import write_tone
 
 
@@ -21,7 +22,7 @@ def test_real_4q_layout(fourq_dir):
 
 
 def _fake_4q(root, annotations, metadata=None):
-    for q in datasets.QUADRANTS:
+    for q in QUADRANTS:
         (root / q).mkdir(parents=True)
     (root / "panda_dataset_taffc_annotations.csv").write_text("Song,Quadrant\n" + "".join(f"{s},{q}\n" for s, q in annotations))
     if metadata is not None:

@@ -7,11 +7,12 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from mer import modelfile
-from mer.cli import app
-from mer.inference import default_model_path, load_model, predict_files
-from mer.recipes import DEFAULT_BLOCKS, EmotionClassifier
-from mer.synthetic import generate_clip
+from mer.models import modelfile
+from mer.apps.cli import app
+from mer.workflows.predict import default_model_path, load_model, predict_files
+from mer.features.blocks import DEFAULT_BLOCKS
+from mer.models.recipe import EmotionClassifier
+from mer.audio.synth import generate_clip
 
 runner = CliRunner()
 
@@ -81,7 +82,7 @@ def test_the_card_lists_the_training_clips_by_content():
 
 @pytest.mark.real_data
 def test_the_card_hashes_are_the_4q_dev_clips(fourq_dir):
-    from mer.cache import file_digest
+    from mer.core.cache import file_digest
 
     hashes = set(modelfile.read_manifest(default_model_path())["metadata"][modelfile.TRAINING_HASHES])
     clips = sorted(fourq_dir.glob("Q*/*.mp3"))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mer import descriptors as D
-from mer.errors import MerError
+from mer.extraction.inputs import describe_files
+from mer.features import descriptors as D
+from mer.core.errors import MerError
 
 SR = 22050
 
@@ -116,17 +117,17 @@ def test_describe_files_caches_and_reports_failures(tmp_path, isolated_cache):
     sf.write(str(good), _tone([440.0], seconds=2.0), SR)
     broken = tmp_path / "b.wav"
     broken.write_bytes(b"RIFF not really")
-    res = D.describe_files([good, broken], progress=False)
+    res = describe_files([good, broken], progress=False)
     assert res.ok.tolist() == [True, False]
     assert "b.wav" in res.failures[0][1]
-    again = D.describe_files([good], progress=False)
+    again = describe_files([good], progress=False)
     assert again.n_cached == 1 and again.n_computed == 0
     np.testing.assert_array_equal(again.features[0], res.features[0])
 
 
 @pytest.mark.real_data
 def test_describe_real_clip(fourq_clips):
-    from mer import audio
+    from mer.audio import decode as audio
 
     path = next(iter(fourq_clips.values()))
     v = D.describe(audio.load(path, sr=SR))
@@ -173,7 +174,7 @@ def _long_wav(path, seconds: float, sr: int = 44100):
     (9.0, [0, 9, 18, 27, 36, 42]),  # rest 6 s >= 4.5 s: a window of its own
 ])
 def test_long_track_descriptors_are_the_duration_weighted_mean_of_windows(tmp_path, window, bounds):
-    from mer import audio
+    from mer.audio import decode as audio
 
     path = _long_wav(tmp_path / "long.wav", 42.0)
     c = D.DescriptorConfig()
@@ -190,8 +191,8 @@ def test_long_track_descriptors_are_the_duration_weighted_mean_of_windows(tmp_pa
 
 
 def test_long_track_path_is_taken_past_the_threshold_only(tmp_path):
-    from mer import audio
-    from mer.extraction import extract_file
+    from mer.audio import decode as audio
+    from mer.extraction.batch import extract_file
 
     path = _long_wav(tmp_path / "long.wav", 42.0)
     c = D.DescriptorConfig()

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from mer import embeddings as E
-from mer.errors import MerError
+from mer.extraction.inputs import embed_files
+from mer.features import embeddings as E
+from mer.core.errors import MerError
 
 REFERENCE = Path(__file__).parent / "data" / "musicnn_tf_reference.json"
 
@@ -198,7 +199,7 @@ def test_load_musicnn_errors(tmp_path):
 
 
 def test_embedding_on_real_clip(fourq_clips, shipped):
-    from mer import audio
+    from mer.audio import decode as audio
 
     path = next(iter(fourq_clips.values()))
     y = audio.load(path, sr=16000)
@@ -214,11 +215,11 @@ def test_embed_files_caches_and_reports_failures(tmp_path):
     sf.write(str(good), _test_signal(seconds=3.5), 16000)
     broken = tmp_path / "b.mp3"
     broken.write_bytes(b"ID3 broken")
-    res = E.embed_files([good, broken], progress=False)
+    res = embed_files([good, broken], progress=False)
     assert res.ok.tolist() == [True, False]
     assert "b.mp3" in res.failures[0][1]
     assert res.features[0].shape == (len(E.embedding_names()),)
-    again = E.embed_files([good], progress=False)
+    again = embed_files([good], progress=False)
     assert again.n_cached == 1 and again.n_computed == 0
     np.testing.assert_array_equal(again.features[0], res.features[0])
 
@@ -252,8 +253,8 @@ def test_patch_statistics_combine_chunks_exactly():
     weights="mtt_musicnn", patch_hop=150, parts=("tags", "mean_pool"), stats=("mean", "std", "max"))],
     ids=["default", "overlapping-patches"])
 def test_long_track_embedding_equals_whole_track(tmp_path, config):
-    from mer import audio
-    from mer.extraction import extract_file
+    from mer.audio import decode as audio
+    from mer.extraction.batch import extract_file
 
     path = _long_wav(tmp_path / "long.wav", 47.3)  # 15 patches and a partial one
     whole = E.embed_signal(audio.load(path, sr=config.sr), config)

@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 
-from mer.errors import MerError
-from mer.evaluation import (Subset, classification_metrics, cross_validate, grouped_folds, grouped_holdout)
-from mer.models import SequenceClassifier
+from mer.core.errors import MerError
+from mer.eval.cv import Subset, cross_validate
+from mer.eval.metrics import classification_metrics
+from mer.eval.splits import grouped_folds, grouped_holdout
+from mer.models.sequence import SequenceClassifier
 
 
 def test_grouped_folds_never_share_a_group_over_random_groupings():
@@ -99,7 +101,7 @@ def test_standardisation_is_fitted_inside_the_training_folds_only():
 
 
 def test_cross_validate_summary_has_mean_and_std(synthetic_features):
-    from mer.baselines import SummaryClassifier
+    from mer.models.baselines import SummaryClassifier
 
     _, _, f = synthetic_features
     cv = cross_validate(SummaryClassifier("logreg"), f.X, f.y, f.groups, n_splits=3, progress=False)
@@ -120,7 +122,7 @@ def test_cross_validate_summary_has_mean_and_std(synthetic_features):
 
 
 def test_nested_progress_bars_share_one_display():
-    from mer.progress import _active, progress_bar
+    from mer.core.progress import _active, progress_bar
 
     with progress_bar("folds", total=2) as outer:
         with progress_bar("epochs", total=3) as inner:  # Rich allows one live display: this must not raise

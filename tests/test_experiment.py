@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from mer import experiment as E
+from mer.study import experiment as E
 
 
 @pytest.fixture(scope="module")
 def syn_source(tmp_path_factory):
     """A tiny synthetic set rendered once for the module, and the cache root that holds it."""
-    from mer import datasets
+    from mer.data import datasets
 
     cache = tmp_path_factory.mktemp("exp-cache")
     datasets.load("synthetic:n=6,duration=3.0", cache_dir=cache)
@@ -31,7 +31,7 @@ def test_paired_test_detects_a_consistent_difference():
 
 
 def test_subset_takes_whole_groups():
-    from mer.datasets import Clip, Dataset
+    from mer.data.datasets import Clip, Dataset
 
     clips = [Clip(f"{i}.wav", f"Q{1 + i % 4}", f"g{i // 3}", str(i)) for i in range(60)]
     sub = E.subset_per_label(Dataset("d", clips), 5, seed=1)
@@ -83,7 +83,7 @@ def test_rerun_after_an_interruption_skips_finished_cells(syn_source, tmp_path, 
 
 @pytest.mark.slow
 def test_experiment_trains_on_copies_of_training_clips_only(syn_source, tmp_path, monkeypatch):
-    from mer.augment import AugmentedClassifier
+    from mer.workflows.augmented import AugmentedClassifier
 
     src, cache = syn_source
     seen = []
@@ -144,7 +144,7 @@ def test_findings_on_constructed_results():
 def test_cli_experiment_runs_and_reuses(syn_source, tmp_path):
     from typer.testing import CliRunner
 
-    from mer.cli import app
+    from mer.apps.cli import app
 
     src, cache = syn_source
     args = ["experiment", "--data", src, "--out", str(tmp_path), "--models", "gaussian_nb", "--augment", "0",
@@ -159,8 +159,9 @@ def test_cli_experiment_runs_and_reuses(syn_source, tmp_path):
 
 
 def test_train_with_augment_fits_the_final_model_on_copies(syn_source, tmp_path):
-    from mer import datasets, modelfile
-    from mer.training import train
+    from mer.data import datasets
+    from mer.models import modelfile
+    from mer.workflows.train import train
 
     src, cache = syn_source
     ds = datasets.load(src, cache_dir=cache)
@@ -171,7 +172,7 @@ def test_train_with_augment_fits_the_final_model_on_copies(syn_source, tmp_path)
     assert nb.class_count_.sum() == 2 * len(ds)  # every clip and its one copy
     path = modelfile.save(res.model, tmp_path / "m.mer")
     loaded = modelfile.load(path)
-    from mer.training import load_features
+    from mer.workflows.train import load_features
 
     X = load_features(ds, cache_dir=cache, progress=False).X[:3]
     assert loaded.predict(X).shape == (3,)  # the saved model takes feature matrices, not bank indices

@@ -4,10 +4,11 @@ import shutil
 import numpy as np
 import pytest
 
-from mer import extraction
-from mer._io import atomic_open
-from mer.cache import FeatureCache, default_cache_dir
-from mer.extraction import extract_files
+from mer.extraction import batch as extraction
+from mer.core.io import atomic_open
+from mer.core.cache import FeatureCache, default_cache_dir
+from mer.features.paper import FeatureConfig
+from mer.extraction.batch import extract_files
 from tests.conftest import assert_features_close, write_tone
 
 
@@ -56,13 +57,13 @@ def test_interrupted_run_resumes_where_it_stopped(tones, monkeypatch):
     monkeypatch.setattr(extraction, "extract", real)
     resumed = extract_files(tones, progress=False)
     assert (resumed.n_cached, resumed.n_computed) == (2, 2)
-    cache_dir = FeatureCache().dir
+    cache_dir = FeatureCache(None, FeatureConfig()).dir
     assert not [p for p in cache_dir.rglob("*") if p.name.endswith(".part")]
 
 
 def test_a_truncated_cache_entry_is_a_miss(tones):
     extract_files(tones[:1], progress=False)
-    cache = FeatureCache()
+    cache = FeatureCache(None, FeatureConfig())
     entry = next(cache.dir.rglob("*.npy"))
     entry.write_bytes(entry.read_bytes()[:100])
     again = extract_files(tones[:1], progress=False)

@@ -24,7 +24,7 @@ from tests.conftest import write_tone  # noqa: F401  (used by the sections below
 _EXTRACT_SCRIPT = """
 import sys
 import numpy as np
-from mer.extraction import extract_files
+from mer.extraction.batch import extract_files
 paths, jobs, cache, out = sys.argv[1].split(","), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 res = extract_files(paths, jobs=jobs, cache_dir=cache, progress=False)
 assert not res.failures and res.n_computed == len(paths), (res.failures, res.n_computed)
@@ -43,7 +43,7 @@ librosa.zero_crossings(y)
 
 def test_parallel_first_runs_keep_the_numba_cache_consistent(tmp_path):
     """Fresh workers on an empty numba cache: each compiles into a slot of its own, twice, and it loads again."""
-    from mer.extraction import extract_files
+    from mer.extraction.batch import extract_files
 
     tones = [str(write_tone(tmp_path / f"t{k}.wav", sr=22050, seconds=1.5, channels=1, freq=220.0 * (k + 1)))
              for k in range(4)]
@@ -78,10 +78,11 @@ def test_parallel_first_runs_keep_the_numba_cache_consistent(tmp_path):
 _LONG_INPUTS = r"""
 import json, os, resource, sys
 import numpy as np
-from mer.descriptors import DescriptorConfig, describe
-from mer.embeddings import EmbeddingConfig, embed_signal
-from mer.extraction import extract_file
-from mer.features import FeatureConfig, extract
+from mer.features.descriptors import DescriptorConfig, describe
+from mer.features.embeddings import EmbeddingConfig, embed_signal
+from mer.extraction.batch import extract_file
+from mer.features.methods import extract
+from mer.features.paper import FeatureConfig
 
 # imports, model load and numba compilation on a 3-s signal first: the baseline
 y = (0.3 * np.sin(np.arange(3 * 22050) * 0.1)).astype(np.float32)
@@ -138,7 +139,7 @@ _INTERRUPT_LINE = re.compile(r"^interrupted: (\d+) of (\d+) done; run again to r
 
 def _mer_command(*args: str) -> list[str]:
     script = Path(sys.executable).with_name("mer")
-    return [str(script), *args] if script.is_file() else [sys.executable, "-c", "from mer.cli import app; app()", *args]
+    return [str(script), *args] if script.is_file() else [sys.executable, "-c", "from mer.apps.cli import app; app()", *args]
 
 
 def _feature_entries(cache: Path) -> list[Path]:
@@ -154,8 +155,9 @@ def test_ctrl_c_stops_features_at_once_keeps_the_cache_and_resumes(tmp_path, how
     The stop latency is printed (run with -s to see it).
     """
     psutil = pytest.importorskip("psutil")
-    from mer import datasets
-    from mer.cache import FeatureCache
+    from mer.data import datasets
+    from mer.core.cache import FeatureCache
+    from mer.features.paper import FeatureConfig
 
     cache, data = tmp_path / "cache", "synthetic:n=5,duration=6"  # 20 clips
     cmd = _mer_command("features", data, "--out", str(tmp_path / "f.npz"), "--jobs", "2", "--cache-dir", str(cache))
@@ -189,7 +191,7 @@ def test_ctrl_c_stops_features_at_once_keeps_the_cache_and_resumes(tmp_path, how
 
     # Every entry written so far is a whole matrix, found by the lookup a rerun does.
     ds = datasets.load(data, cache_dir=cache)
-    fc = FeatureCache(cache)
+    fc = FeatureCache(cache, FeatureConfig())
     kept = [fc.get(fc.key_for_file(p)) for p in ds.paths]
     kept = [X for X in kept if X is not None]
     assert len(kept) >= int(m.group(1)) >= 1
@@ -207,7 +209,7 @@ def test_ctrl_c_stops_features_at_once_keeps_the_cache_and_resumes(tmp_path, how
 def _train_cli_model(cache, out: Path) -> Path:
     from typer.testing import CliRunner
 
-    from mer.cli import app
+    from mer.apps.cli import app
 
     r = CliRunner().invoke(app, ["train", "--data", "synthetic:n=8,duration=4", "--model", "logreg", "--folds", "0",
                                  "--out", str(out), "--cache-dir", str(cache), "-q"])
@@ -219,7 +221,7 @@ def test_silence_is_answered_without_a_quadrant_and_only_bad_files_fail(syntheti
     import soundfile as sf
     from typer.testing import CliRunner
 
-    from mer.cli import app
+    from mer.apps.cli import app
 
     cache, ds, _ = synthetic_features
     model = _train_cli_model(cache, tmp_path / "m.mer")
@@ -245,7 +247,7 @@ def test_silence_is_answered_without_a_quadrant_and_only_bad_files_fail(syntheti
 def test_evaluate_names_missing_and_unreadable_listed_files(synthetic_features, tmp_path):
     from typer.testing import CliRunner
 
-    from mer.cli import app
+    from mer.apps.cli import app
 
     cache, ds, _ = synthetic_features
     model = _train_cli_model(cache, tmp_path / "m.mer")
@@ -275,8 +277,8 @@ DECODER_NOISE = ("Illegal Audio-MPEG-Header", "Trying to resync", "libmpg123", "
 
 def _decode_all_ways(path):
     """MerError messages of `load`, `duration` and `stream` on one file (each must raise)."""
-    from mer import audio
-    from mer.errors import MerError
+    from mer.audio import decode as audio
+    from mer.core.errors import MerError
 
     messages = []
     for fn in (audio.load, audio.duration, lambda p: list(audio.stream(p))):
@@ -337,7 +339,7 @@ def test_truncated_real_mp3_names_the_format(tmp_path, capfd, fourq_clips):
 
 
 def test_directory_and_unreadable_file_are_one_line_errors(tmp_path, monkeypatch):
-    from mer import audio
+    from mer.audio import decode as audio
 
     (tmp_path / "album.m4a").mkdir()
     assert _decode_all_ways(tmp_path / "album.m4a") == [f"{tmp_path / 'album.m4a'}: is a directory, not a file"] * 3
@@ -364,7 +366,7 @@ def test_mode_000_file_is_permission_denied(tmp_path):
 
 
 def test_other_output_on_fd2_during_decoding_is_given_back(capfd):
-    from mer import audio
+    from mer.audio import decode as audio
 
     with audio._quiet_fd2() as outer:
         with audio._quiet_fd2() as said:  # nested (another thread decoding): one redirection
@@ -380,8 +382,8 @@ def test_other_output_on_fd2_during_decoding_is_given_back(capfd):
 def test_concurrent_decoding_keeps_noise_off_and_restores_fd2(tmp_path, capfd):
     from concurrent.futures import ThreadPoolExecutor
 
-    from mer import audio
-    from mer.errors import MerError
+    from mer.audio import decode as audio
+    from mer.core.errors import MerError
 
     bad = tmp_path / "bad.mp3"
     bad.write_bytes(b"\xff\xfb\x90\x64" + np.random.default_rng(0).bytes(5000))  # libmpg123 complains
@@ -403,7 +405,7 @@ def test_concurrent_decoding_keeps_noise_off_and_restores_fd2(tmp_path, capfd):
 
 
 def test_batch_reports_the_undecodable_file_and_extracts_the_others(tmp_path, capfd):
-    from mer.extraction import extract_files
+    from mer.extraction.batch import extract_files
     from tests.conftest import write_encoded
 
     t = np.arange(44100) / 44100
@@ -424,14 +426,14 @@ def test_batch_reports_the_undecodable_file_and_extracts_the_others(tmp_path, ca
 _WRITER = r"""
 import contextlib, sys, time
 import numpy as np
-import mer._io
-from mer import modelfile
-from mer.cache import FeatureCache
-from mer.features import FeatureConfig
+import mer.core.io
+from mer.models import modelfile
+from mer.core.cache import FeatureCache
+from mer.features.paper import FeatureConfig
 
-# Writes go through mer._io.atomic_open; slow them down (64 KiB every ms) and say when the
+# Writes go through mer.core.io.atomic_open; slow them down (64 KiB every ms) and say when the
 # first bytes are out, so the parent's SIGKILL lands in the middle of a write.
-real_open = mer._io.atomic_open
+real_open = mer.core.io.atomic_open
 
 
 class Slow:
@@ -457,13 +459,13 @@ def slow_open(path, mode="wb"):
         yield Slow(f)
 
 
-mer._io.atomic_open = modelfile.atomic_open = slow_open
+mer.core.io.atomic_open = modelfile.atomic_open = slow_open
 kind, target = sys.argv[1], sys.argv[2]
 if kind == "cache":
     FeatureCache(target, FeatureConfig()).put("ab" * 32, np.full((204, 20_000), 2.0, np.float32))
 else:
-    from mer.baselines import SummaryClassifier
-    from mer.modelfile import TrainedModel
+    from mer.models.baselines import SummaryClassifier
+    from mer.models.modelfile import TrainedModel
 
     rng = np.random.default_rng(0)
     X = [rng.random((204, 20)).astype(np.float32) for _ in range(16)]
@@ -491,8 +493,8 @@ def _kill_while_writing(kind: str, target: Path, delays: list[float]) -> int:
 
 
 def test_sigkill_while_writing_a_cache_entry_never_leaves_a_trusted_half_file(tmp_path):
-    from mer.cache import FeatureCache
-    from mer.features import FeatureConfig
+    from mer.core.cache import FeatureCache
+    from mer.features.paper import FeatureConfig
 
     cache = FeatureCache(tmp_path, FeatureConfig())
     key = "ab" * 32
@@ -510,10 +512,10 @@ def test_sigkill_while_writing_a_cache_entry_never_leaves_a_trusted_half_file(tm
 
 
 def test_sigkill_while_saving_a_model_never_leaves_a_damaged_model(tmp_path):
-    from mer import modelfile
-    from mer.baselines import SummaryClassifier
-    from mer.features import FeatureConfig
-    from mer.modelfile import TrainedModel
+    from mer.models import modelfile
+    from mer.models.baselines import SummaryClassifier
+    from mer.features.paper import FeatureConfig
+    from mer.models.modelfile import TrainedModel
 
     rng = np.random.default_rng(0)
     X = [rng.random((204, 20)).astype(np.float32) for _ in range(16)]

@@ -4,9 +4,10 @@ import librosa
 import numpy as np
 import pytest
 
-from mer import audio
-from mer.errors import MerError
-from mer.features import FeatureConfig, FeatureSpec, extract, extract_reference, single_threaded_blas
+from mer.audio import decode as audio
+from mer.core.errors import MerError
+from mer.features.methods import extract
+from mer.features.paper import FeatureConfig, FeatureSpec, extract_reference, single_threaded_blas
 
 
 def test_spec_names_every_row_in_the_papers_order():

@@ -18,9 +18,10 @@ least 4 eps; nothing here assumes bitwise equality across code paths or machines
 import numpy as np
 import pytest
 
-from mer import audio
-from mer.features import DEFAULT_METHOD, EXTRACTORS, FeatureConfig, FeatureSpec, extract, extract_reference
-from mer.fused import extract_fused, extract_windowed, pitch_peaks, tuning_from_peaks
+from mer.audio import decode as audio
+from mer.features.methods import DEFAULT_METHOD, EXTRACTORS, extract
+from mer.features.paper import FeatureConfig, FeatureSpec, extract_reference
+from mer.features.fused import extract_fused, extract_windowed, pitch_peaks, tuning_from_peaks
 from tests.conftest import DEFAULT_N_EPS, N_EPS, assert_close_in_eps
 
 def assert_equal_to_reference(y, config=None):
@@ -147,7 +148,8 @@ def test_windowed_with_another_configuration():
 def test_long_files_take_the_windowed_path(tmp_path, monkeypatch):
     import soundfile as sf
 
-    from mer import extraction, fused
+    from mer.extraction import batch as extraction
+    from mer.features import fused
 
     y = _song(40.0, sr=44100)
     path = tmp_path / "long.wav"
@@ -191,7 +193,7 @@ def assert_stream_equals_load(streamed, loaded):
 
 
 def test_whole_clip_features_leaves_its_input_alone():
-    from mer.fused import WHOLE_CLIP_INPUTS, fused_features, stft_features, stft_magnitude, whole_clip_features
+    from mer.features.fused import WHOLE_CLIP_INPUTS, fused_features, stft_features, stft_magnitude, whole_clip_features
 
     c = FeatureConfig()
     y = _song(4.0)

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mer.baselines import SummaryClassifier
-from mer.errors import MerError
-from mer.features import FeatureConfig
-from mer.inference import audio_files, load_model, predict_features, predict_files, valence_arousal
-from mer.modelfile import TrainedModel
+from mer.models.baselines import SummaryClassifier
+from mer.core.errors import MerError
+from mer.features.paper import FeatureConfig
+from mer.workflows.predict import audio_files, load_model, predict_features, predict_files, valence_arousal
+from mer.models.modelfile import TrainedModel
 
 
 def test_valence_arousal_of_the_four_corners_and_the_centre():
@@ -20,7 +20,7 @@ def test_valence_arousal_of_the_four_corners_and_the_centre():
 
 
 def test_a_missing_default_model_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr("mer.inference.default_model_path", lambda: tmp_path / "gone.mer")
+    monkeypatch.setattr("mer.workflows.predict.default_model_path", lambda: tmp_path / "gone.mer")
     with pytest.raises(MerError, match="gone.mer: the default model is missing"):
         load_model(None)
 
@@ -69,7 +69,7 @@ def test_predict_on_a_real_4q_clip(tiny_model, fourq_dir):
 @pytest.mark.slow
 @pytest.mark.real_data
 def test_flags_on_real_audio_and_no_quadrant_for_silence(tiny_model, fourq_clips, tmp_path):
-    from mer import audio
+    from mer.audio import decode as audio
 
     clip = next(iter(fourq_clips.values()))
     y = audio.load(clip)  # 22,050 Hz mono; the variants are written at test time, never committed

@@ -8,8 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from mer import datasets, midi
-from mer.errors import MerError
+from mer.data import datasets
+from mer.audio import midi
+from mer.data import emopia
+from mer.core.errors import MerError
 
 try:
     import midirenderer  # noqa: F401
@@ -64,7 +66,7 @@ def test_renders_are_cached_and_keyed_by_content(tmp_path):
     assert midi.render_cached(a, tmp_path / "cache") == pa and pa.stat().st_mtime_ns == mtime  # no second render
     assert midi.render_cached(b, tmp_path / "cache") != pa
     assert midi.render_cached(a, tmp_path / "cache", max_seconds=1.0) != pa
-    from mer import audio
+    from mer.audio import decode as audio
 
     assert audio.load(pa).shape[0] > 22050
 
@@ -102,10 +104,10 @@ def test_emopia_folder_is_detected_with_labels_and_song_groups(tmp_path):
 def test_real_emopia_clip_renders(tmp_path):
     from tests.conftest import EMOPIA
 
-    files = midi.emopia_files(EMOPIA)
+    files = emopia.emopia_files(EMOPIA)
     if not files:
         pytest.skip(f"EMOPIA MIDI not found at {EMOPIA}")
-    index = midi.emopia_index(EMOPIA)
+    index = emopia.emopia_index(EMOPIA)
     assert len(index) == len(files) and index.n_groups() < len(index)
     y = midi.render(files[0])
     assert 15 * 22050 < len(y) <= 30 * 22050 and np.abs(y).max() > 0.01

@@ -4,12 +4,12 @@ import zipfile
 import numpy as np
 import pytest
 
-from mer import modelfile
-from mer.baselines import SummaryClassifier
-from mer.errors import MerError
-from mer.features import FeatureConfig
-from mer.modelfile import TrainedModel
-from mer.models import SequenceClassifier
+from mer.models import modelfile
+from mer.models.baselines import SummaryClassifier
+from mer.core.errors import MerError
+from mer.features.paper import FeatureConfig
+from mer.models.modelfile import TrainedModel
+from mer.models.sequence import SequenceClassifier
 
 
 def _data(n=16, seed=0):
@@ -159,7 +159,7 @@ def _old_param_names(name, data):
 
 
 def test_files_that_store_the_old_seed_name_still_load(tmp_path):
-    from mer.recipes import EmotionClassifier
+    from mer.models.recipe import EmotionClassifier
 
     X, y = _data()
     rng = np.random.default_rng(1)

@@ -6,11 +6,11 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from mer.baselines import BASELINES, SummaryClassifier
-from mer.errors import MerError
-from mer.evaluation import cross_validate
-from mer.models import PAPER_LR, LSTMClassifier, RNNClassifier, SequenceClassifier, build_network
-from mer.training import make_estimator, model_names
+from mer.models.baselines import BASELINES, SummaryClassifier
+from mer.core.errors import MerError
+from mer.eval.cv import cross_validate
+from mer.models.sequence import PAPER_LR, LSTMClassifier, RNNClassifier, SequenceClassifier, build_network
+from mer.workflows.train import make_estimator, model_names
 
 
 def _toy(n=24, T=40, seed=0):

@@ -1,4 +1,4 @@
-"""mer.parallel: thread budgets split across workers, exclusive numba cache slots, workers ended on Ctrl-C."""
+"""mer.core.parallel: thread budgets split across workers, exclusive numba cache slots, workers ended on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mer import parallel
+from mer.core import parallel
 
 
 def test_the_thread_budget_is_split_across_workers():
@@ -44,7 +44,7 @@ def test_workers_get_their_share_of_the_thread_budget():
 
 _HOLD_SLOT = """
 import sys
-from mer.parallel import claim_numba_cache
+from mer.core.parallel import claim_numba_cache
 print(claim_numba_cache(sys.argv[1]), flush=True)
 sys.stdin.readline()
 """

@@ -2,8 +2,8 @@ import librosa
 import numpy as np
 import pytest
 
-from mer.features import FeatureSpec
-from mer.preprocessing import (RowStandardizer, fix_length, mel_to_db, pool_frames, summary_names,
+from mer.features.paper import FeatureSpec
+from mer.features.transforms import (RowStandardizer, fix_length, mel_to_db, pool_frames, summary_names,
                                summary_stats)
 
 

@@ -1,9 +1,10 @@
-"""Signal-quality facts and reliability flags (mer.quality)."""
+"""Signal-quality facts and reliability flags (mer.audio.quality)."""
 
 import numpy as np
 import pytest
 
-from mer.quality import FACTS, FLAG_MEANINGS, FLAGS, QualityConfig, facts_dict, flags, measure, measure_files
+from mer.audio.quality import FACTS, FLAG_MEANINGS, FLAGS, QualityConfig, facts_dict, flags, measure
+from mer.extraction.inputs import measure_files
 from tests.conftest import write_tone
 
 SR = 22050
@@ -57,8 +58,8 @@ def test_streamed_facts_equal_the_whole_signal(tmp_path, monkeypatch):
 
     import soundfile as sf
 
-    from mer import audio
-    from mer.quality import measure_long_file
+    from mer.audio import decode as audio
+    from mer.audio.quality import measure_long_file
 
     rng = np.random.default_rng(0)
     y = np.concatenate([np.zeros(3 * SR), 0.2 * rng.standard_normal(5 * SR), np.ones(SR // 10)]).astype(np.float32)

@@ -7,9 +7,11 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from mer.descriptors import DescriptorConfig
-from mer.embeddings import EmbeddingConfig
-from mer.recipes import EmotionClassifier, clip_inputs
+from mer.features.descriptors import DescriptorConfig
+from mer.features.embeddings import EmbeddingConfig
+from mer.extraction.inputs import clip_inputs
+from mer.models import recipe
+from mer.models.recipe import EmotionClassifier
 
 
 def _blobs(n_per_class=40, n_informative=5, n_noise=60, seed=0):
@@ -45,17 +47,15 @@ def test_classifier_single_values_skip_tuning_and_cap_k():
 
 
 def test_inner_tuning_keeps_groups_apart(monkeypatch):
-    from mer import evaluation
-
     seen = []
-    real = evaluation.grouped_folds
+    real = recipe.grouped_folds
 
     def spy(y, groups=None, **kw):
         folds = real(y, groups, **kw)
         seen.append((np.asarray(groups), folds))
         return folds
 
-    monkeypatch.setattr(evaluation, "grouped_folds", spy)
+    monkeypatch.setattr(recipe, "grouped_folds", spy)
     X, y, groups = _blobs()
     EmotionClassifier(k=(5, 10), C=0.1, inner_folds=3).fit(X, y, groups=groups)
     (g, folds), = seen

@@ -1,12 +1,13 @@
-"""The one input check for mono signals (mer.signal.validate_mono) and its callers."""
+"""The one input check for mono signals (mer.audio.signal.validate_mono) and its callers."""
 
 import numpy as np
 import pytest
 
-from mer.descriptors import describe
-from mer.errors import MerError
-from mer.features import FeatureConfig, extract
-from mer.signal import validate_mono
+from mer.features.descriptors import describe
+from mer.core.errors import MerError
+from mer.features.methods import extract
+from mer.features.paper import FeatureConfig
+from mer.audio.signal import validate_mono
 
 
 def test_a_good_signal_comes_back_as_float32_unmodified():

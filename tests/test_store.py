@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from mer.errors import MerError
-from mer.store import DATA_FILE, META_FILE, FeatureStore, store_from_extraction, write_store
+from mer.core.errors import MerError
+from mer.extraction.store import DATA_FILE, META_FILE, FeatureStore, store_from_extraction, write_store
 
 
 def _clips(n=12, n_rows=204, seed=0):
@@ -70,8 +70,8 @@ def test_mismatched_rows_are_an_error(tmp_path):
 
 
 def test_store_of_an_extracted_dataset_trains_a_model(synthetic_set, tmp_path):
-    from mer.extraction import extract_dataset
-    from mer.models import SequenceClassifier
+    from mer.extraction.batch import extract_dataset
+    from mer.models.sequence import SequenceClassifier
 
     res = extract_dataset(synthetic_set, progress=False)
     store = store_from_extraction(tmp_path / "s", synthetic_set, res)

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mer import synthetic
-from mer.synthetic import QUADRANTS, generate_clip, render, sample_song_params, write_dataset
+from mer.audio.synth import QUADRANTS, generate_clip, render, sample_song_params, write_dataset
 
 SR = 22050
 HIGH, LOW = ("Q1", "Q2"), ("Q3", "Q4")  # arousal

@@ -1,13 +1,24 @@
-"""mer: music emotion recognition on Russell's circumplex.
+"""mer: music emotion recognition on Russell's circumplex (Q1 happy, Q2 tense, Q3 sad, Q4 calm).
 
-Audio -> features -> model -> prediction, each a module:
-:mod:`mer.audio` (decoding), :mod:`mer.features` (the paper's 204 rows),
-:mod:`mer.preprocessing` (modelling transforms), :mod:`mer.cache` and
-:mod:`mer.extraction` (cached, parallel extraction), :mod:`mer.datasets`
-(layouts, labels, groups), :mod:`mer.synthetic` (the embedded dataset).
+The package is in layers; a module imports only from its own layer or the ones below
+(checked by import-linter in the tests, see pyproject.toml)::
+
+    apps        cli (commands), render (table / JSON / CSV)
+    study       experiment (the paper's grid, paired tests), demo
+    workflows   train, predict, augmented            | report   plots
+    extraction  batch, inputs, store, augmented      | data     datasets, emopia, types
+                                                     | models   sequence, baselines, recipe, modelfile
+    features    paper, fused, methods, transforms,   | eval     splits, metrics, cv, stats
+                descriptors, embeddings, blocks
+    audio       decode, signal, quality, augment, midi, synth
+    core        errors, io, labels, cache, parallel, progress
+
+A researcher's entry points: :func:`mer.workflows.predict.predict_files`,
+:func:`mer.workflows.train.train`, :func:`mer.eval.cv.cross_validate`,
+:func:`mer.data.datasets.load` and :func:`mer.models.modelfile.load`.
 """
 
-from mer.errors import MerError
+from mer.core.errors import MerError
 
 __version__ = "0.1.0"
 __all__ = ["MerError", "__version__"]

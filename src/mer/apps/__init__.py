@@ -1,0 +1,2 @@
+"""The edges: the `mer` command line and the renderers of results (table, JSON, CSV) that every app shares.
+"""

@@ -1,0 +1,15 @@
+"""The `mer` command line: a thin layer over the Python API, one module per family of commands.
+
+:mod:`~mer.apps.cli.options` holds what the commands share (option types, the terminal,
+errors, Ctrl-C); :mod:`mer.apps.render` the tables and output formats. Importing this
+package registers every command on :data:`app` (the ``mer`` entry point).
+"""
+
+from mer.apps.cli import data, models, study  # noqa: F401  (registers the commands)
+from mer.apps.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:  # pragma: no cover
+    app()

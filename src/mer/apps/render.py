@@ -1,0 +1,96 @@
+"""Tables and machine-readable output of `mer`'s results: one renderer for the CLI and, later, the service.
+
+Predictions are rendered from :meth:`mer.workflows.predict.Prediction.to_dict`, the one
+output schema; ``table`` is for people, ``json`` and ``csv`` for programs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from rich.table import Table
+
+from mer.audio.quality import FACTS, FLAG_MEANINGS
+
+#: Output formats of results: a table for people, JSON and CSV for programs.
+FORMATS = ("table", "json", "csv")
+
+def cv_table(cv, title: str) -> Table:
+    """Per-fold accuracy / macro-F1 and their mean ± std."""
+    table = Table(title=title)
+    for col in ("fold", "train", "test", "accuracy", "macro-F1", "time (s)"):
+        table.add_column(col, justify="right")
+    for f in cv.folds:
+        name = f"{f['fold'] + 1}" if cv.repeats == 1 else f"{f['repeat'] + 1}.{f['fold'] + 1}"
+        table.add_row(name, str(f["n_train"]), str(f["n_test"]), f"{f['accuracy']:.3f}", f"{f['macro_f1']:.3f}",
+                      f"{f['wall_s']:.1f}")
+    table.add_row("mean ± std", "", "", f"{cv.mean('accuracy'):.3f} ± {cv.std('accuracy'):.3f}",
+                  f"{cv.mean('macro_f1'):.3f} ± {cv.std('macro_f1'):.3f}", f"{cv.wall_s:.1f}", style="bold")
+    return table
+
+
+def metrics_tables(m: dict, title: str | None = None) -> tuple[Table, Table]:
+    """Per-class precision / recall / F1 and the confusion matrix of a metrics dict."""
+    per_class = Table(title=title or f"accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} on {m['n']} clips")
+    for col in ("class", "precision", "recall", "F1", "support"):
+        per_class.add_column(col, justify="left" if col == "class" else "right")
+    for lab, s in m["per_class"].items():
+        per_class.add_row(lab, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["support"]))
+    confusion = Table(title="confusion (rows: true, columns: predicted)")
+    confusion.add_column("")
+    for lab in m["labels"]:
+        confusion.add_column(lab, justify="right")
+    for lab, row in zip(m["labels"], m["confusion"]):
+        confusion.add_row(lab, *(str(v) for v in row))
+    return per_class, confusion
+
+
+def _num(value, spec: str) -> str:
+    # a silent file has no probabilities, valence or arousal
+    return "" if value is None else format(value, spec)
+
+
+def predictions_text(predictions, labels, fmt: str) -> str:
+    """JSON (a list of :meth:`~mer.workflows.predict.Prediction.to_dict`) or CSV of predictions.
+
+    CSV columns: path, quadrant, ``p_<label>`` per label, valence, arousal, flags
+    (``;``-separated), then the measured facts (:data:`mer.audio.quality.FACTS`); a
+    missing value is an empty cell.
+    """
+    if fmt == "json":
+        return json.dumps([p.to_dict() for p in predictions], indent=2) + "\n"
+    if fmt != "csv":
+        raise ValueError(f"unknown format {fmt!r} (known: json, csv)")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "quadrant", *(f"p_{q}" for q in labels), "valence", "arousal", "flags", *FACTS])
+    for p in predictions:
+        probs = p.probabilities or {}
+        w.writerow([p.path, p.quadrant or "", *(_num(probs.get(q), ".4f") for q in labels),
+                    _num(p.valence, ".4f"), _num(p.arousal, ".4f"), ";".join(p.flags),
+                    *(_num((p.quality or {}).get(k), ".4f") for k in FACTS)])
+    return buf.getvalue()
+
+
+def predictions_table(predictions, labels, *, title: str) -> Table:
+    """One row per prediction: file, quadrant, probabilities, valence, arousal, flags ('-' where none)."""
+    table = Table(title=title)
+    for col in ("file", "quadrant", *labels, "valence", "arousal", "flags"):
+        # numbers never wrap; a long path folds rather than being cut to "…"; flags wrap
+        # between words only, never inside one ("mostly_silent" is the longest)
+        table.add_column(col, justify="left" if col in ("file", "quadrant", "flags") else "right",
+                         overflow="fold", no_wrap=col not in ("file", "flags"),
+                         min_width=len("mostly_silent") if col == "flags" else None)
+    for p in predictions:
+        probs = p.probabilities or {}
+        table.add_row(str(p.path), p.quadrant or "-", *(_num(probs.get(q), ".3f") or "-" for q in labels),
+                      _num(p.valence, "+.3f") or "-", _num(p.arousal, "+.3f") or "-", ", ".join(p.flags))
+    return table
+
+
+def flag_legend(predictions) -> list[str]:
+    """One line per reliability flag raised among `predictions`, saying what it means."""
+    raised = [f for f in FLAG_MEANINGS if any(f in p.flags for p in predictions)]
+    return [f"[bold]{f}[/]: {FLAG_MEANINGS[f]}" for f in raised]

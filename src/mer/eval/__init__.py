@@ -1,0 +1,2 @@
+"""Honest evaluation: grouped splits checked on every fold, transparent metrics, cross-validation and paired statistics.
+"""

@@ -1,0 +1,378 @@
+"""The ``.mer`` model file: one trained model, self-describing, safe to load.
+
+A ``.mer`` file is a zip archive with:
+
+* ``manifest.json`` — ``format: "mer-model"``, ``schema_version``, ``kind``
+  (``"sequence"`` or ``"summary"``), the model name (recipe), label names, the
+  :class:`~mer.features.paper.FeatureConfig` the features must be extracted with, the
+  estimator's parameters, and training metadata (data set, clip counts, CV metrics,
+  versions of mer / torch / scikit-learn / librosa / numpy / python, date); plus the
+  SHA-256 of every other member.
+* ``weights.npz`` (sequence models) — the network's ``state_dict`` and the fitted
+  preprocessing statistics as plain numeric arrays.
+* ``estimator.skops`` (classic baselines) — the fitted scikit-learn pipeline in
+  skops' format.
+
+How the format stays safe: nothing in a ``.mer`` file is unpickled. JSON is data;
+``weights.npz`` is read with ``numpy.load(allow_pickle=False)``, which refuses object
+arrays; the scikit-learn pipeline is rebuilt by ``skops.io.loads``, which
+constructs only types it is told to trust and never runs pickle's arbitrary
+``__reduce__`` code. We trust skops' own default list (scikit-learn, numpy and
+scipy types it vets) plus the explicit :data:`TRUSTED_TYPES`; a file naming any
+other type is refused with an error listing it. Members are read by name into
+memory, never extracted to disk, and checked against the manifest's checksums.
+
+Errors — not a zip, no manifest, another format, a newer schema, a checksum
+mismatch, an untrusted type — are one-line :class:`~mer.core.errors.MerError` naming
+the file. Writes are atomic (:mod:`mer.core.io`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+import platform
+import zipfile
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+
+from mer.core.errors import MerError
+from mer.core.io import atomic_open
+from mer.features.paper import FeatureConfig
+
+FORMAT = "mer-model"
+
+#: Bumped whenever a file written now could not be read by an older `mer`.
+SCHEMA_VERSION = 1
+
+#: Card (metadata) key listing the SHA-256 of every training clip's file bytes
+#: (:func:`mer.core.cache.file_digest`), sorted; lets `mer evaluate` warn about overlap.
+TRAINING_HASHES = "training_sha256"
+
+#: Types trusted on top of skops' defaults when rebuilding a baseline (exact names):
+#: the fitted parts of mer.models.baselines' pipelines that skops does not trust by default.
+TRUSTED_TYPES = (
+    "sklearn.feature_selection._univariate_selection.f_classif",  # the recipe's ANOVA-F selection
+    "sklearn.tree._tree.Tree",  # random forest, AdaBoost
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",  # MLP
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.neighbors._kd_tree.KDTree",  # kNN, when it picks a tree
+    "sklearn.neighbors._ball_tree.BallTree",
+)
+
+
+def _versions() -> dict:
+    import librosa
+    import sklearn
+    import torch
+
+    import mer
+
+    return {"mer": mer.__version__, "torch": torch.__version__, "sklearn": sklearn.__version__,
+            "librosa": librosa.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+@dataclass
+class TrainedModel:
+    """A fitted estimator with everything needed to use it on new audio.
+
+    Attributes
+    ----------
+    estimator : SequenceClassifier or SummaryClassifier
+        Fitted; ``estimator.classes_`` are the label names.
+    name : str
+        The recipe it was made from (e.g. ``'lstm'``, ``'paper-rnn'``, ``'logreg-flat'``).
+    feature_config : FeatureConfig
+        Features must be extracted with this configuration.
+    metadata : dict
+        Training data, CV metrics, versions, date (free-form, JSON-ready).
+    """
+
+    estimator: object
+    name: str
+    feature_config: FeatureConfig = field(default_factory=FeatureConfig)
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.estimator.classes_)
+
+    #: For ``kind == "recipe"``: the per-clip input blocks, ``[(name, DescriptorConfig |
+    #: EmbeddingConfig), ...]`` (:func:`mer.extraction.inputs.clip_inputs`); None for feature models.
+    inputs: list | None = None
+
+    @property
+    def kind(self) -> str:
+        from mer.models.baselines import SummaryClassifier
+        from mer.models.recipe import EmotionClassifier
+
+        if isinstance(self.estimator, EmotionClassifier):
+            return "recipe"
+        return "summary" if isinstance(self.estimator, SummaryClassifier) else "sequence"
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities (n, len(labels)) for a sequence of (204, T) feature matrices."""
+        return np.asarray(self.estimator.predict_proba(X))
+
+    def predict(self, X) -> np.ndarray:
+        return np.asarray(self.estimator.predict(X))
+
+
+def save(model: TrainedModel, path: str | PathLike) -> Path:
+    """Write `model` to `path` (a ``.mer`` zip), atomically. Returns the path."""
+    path = Path(path)
+    members: dict[str, bytes] = {}
+    if model.kind == "sequence":
+        est_meta, arrays = model.estimator.get_state()
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        members["weights.npz"] = buf.getvalue()
+        est_meta["class"] = "SequenceClassifier"
+    elif model.kind == "recipe":
+        import skops.io
+
+        est = model.estimator
+        members["estimator.skops"] = skops.io.dumps(est.pipeline_)
+        est_meta = {"class": "EmotionClassifier", "params": _jsonable(est.get_params()),
+                    "classes": list(model.labels), "best_params": _jsonable(getattr(est, "best_params_", {})),
+                    "inputs": [[name, type(cfg).__name__, cfg.to_dict()] for name, cfg in (model.inputs or [])]}
+    else:
+        import skops.io
+
+        est = model.estimator
+        members["estimator.skops"] = skops.io.dumps(est.pipeline_)
+        est_meta = {"class": "SummaryClassifier", "params": _jsonable(est.get_params()),
+                    "classes": list(model.labels), "n_features_in": int(est.n_features_in_),
+                    "fit_warnings": list(getattr(est, "fit_warnings_", []))}
+    manifest = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "kind": model.kind,
+        "name": model.name,
+        "labels": list(model.labels),
+        "feature_config": model.feature_config.to_dict(),
+        "estimator": est_meta,
+        "metadata": {"saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                     "versions": _versions(), **model.metadata},
+        "checksums": {k: hashlib.sha256(v).hexdigest() for k, v in members.items()},
+    }
+    with atomic_open(path, "wb") as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            z.writestr("manifest.json", json.dumps(_jsonable(manifest), indent=2))
+            for name, data in members.items():
+                z.writestr(name, data)
+    return path
+
+
+def _jsonable(obj):
+    """Tuples to lists, numpy scalars to Python, recursively (JSON round-trips then compare equal)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def read_manifest(path: str | PathLike) -> dict:
+    """The manifest of a ``.mer`` file, validated (format, schema version)."""
+    with _open(path) as z:
+        return _manifest(z, path)
+
+
+def default_model_path() -> Path:
+    """The model shipped inside the package (``mer/resources/default.mer``)."""
+    from importlib.resources import files
+
+    return Path(str(files("mer") / "resources" / "default.mer"))
+
+
+def update_metadata(path: str | PathLike, metadata: dict) -> dict:
+    """Merge `metadata` into the card of a ``.mer`` file, rewriting only ``manifest.json``, atomically.
+
+    Every other member keeps its bytes (and so its checksum), name, date and
+    compression; the model predicts exactly as before. For adding facts to a card
+    after training (e.g. the training clips' hashes) without refitting. Returns the
+    new manifest.
+    """
+    with _open(path) as z:
+        manifest = _manifest(z, path)
+        members = [(info, _read(z, info.filename, path)) for info in z.infolist() if info.filename != "manifest.json"]
+        manifest_info = z.getinfo("manifest.json")
+    for info, data in members:
+        if manifest.get("checksums", {}).get(info.filename) not in (None, hashlib.sha256(data).hexdigest()):
+            raise MerError(f"corrupt model file (checksum of {info.filename} does not match)", path)
+    manifest["metadata"] = {**manifest.get("metadata", {}), **_jsonable(metadata)}
+    with atomic_open(path, "wb") as f:
+        with zipfile.ZipFile(f, "w") as z:
+            z.writestr(manifest_info, json.dumps(_jsonable(manifest), indent=2))
+            for info, data in members:
+                z.writestr(info, data)
+    return manifest
+
+
+def _open(path: str | PathLike) -> zipfile.ZipFile:
+    path = Path(path)
+    if not path.is_file():
+        raise MerError("model file not found", path)
+    if not zipfile.is_zipfile(path):
+        raise MerError("not a mer model file (not a zip archive)", path)
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise MerError(f"corrupt model file ({exc})", path) from None
+
+
+def _read(z: zipfile.ZipFile, name: str, path) -> bytes:
+    try:
+        return z.read(name)
+    except KeyError:
+        raise MerError(f"corrupt model file (member {name} missing)", path) from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:  # e.g. CRC mismatch, truncated data
+        raise MerError(f"corrupt model file ({exc})", path) from None
+
+
+def _manifest(z: zipfile.ZipFile, path) -> dict:
+    if "manifest.json" not in z.namelist():
+        raise MerError("not a mer model file (no manifest.json)", path)
+    try:
+        manifest = json.loads(_read(z, "manifest.json", path).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MerError(f"corrupt model file (manifest.json: {exc})", path) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise MerError("not a mer model file (manifest has no 'format: mer-model')", path)
+    version = manifest.get("schema_version")
+    if not isinstance(version, int):
+        raise MerError("corrupt model file (schema_version missing)", path)
+    if version > SCHEMA_VERSION:
+        raise MerError(f"written by a newer mer (model schema {version}, this mer reads up to "
+                       f"{SCHEMA_VERSION}); upgrade mer to load it", path)
+    return manifest
+
+
+def load(path: str | PathLike) -> TrainedModel:
+    """Read a ``.mer`` file written by :func:`save`.
+
+    Raises
+    ------
+    MerError
+        Not a zip / not a mer model / newer schema / corrupt member / untrusted type.
+    """
+    with _open(path) as z:
+        manifest = _manifest(z, path)
+        checksums = manifest.get("checksums", {})
+        members = {}
+        for name, digest in checksums.items():
+            data = _read(z, name, path)
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise MerError(f"corrupt model file (checksum of {name} does not match)", path)
+            members[name] = data
+    try:
+        feature_config = FeatureConfig.from_dict(manifest["feature_config"])
+        kind, est_meta = manifest["kind"], manifest["estimator"]
+        if kind == "sequence":
+            estimator = _load_sequence(est_meta, members, path)
+        elif kind == "summary":
+            estimator = _load_summary(est_meta, members, path)
+        elif kind == "recipe":
+            estimator = _load_recipe(est_meta, members, path)
+        else:
+            raise MerError(f"unknown model kind '{kind}'", path)
+        inputs = _recipe_inputs(est_meta, path) if kind == "recipe" else None
+    except (KeyError, TypeError) as exc:
+        raise MerError(f"corrupt model file (manifest field {exc} missing or malformed)", path) from None
+    metadata = {k: v for k, v in manifest.get("metadata", {}).items()}
+    return TrainedModel(estimator, manifest.get("name", kind), feature_config, metadata, inputs)
+
+
+#: Estimator parameters renamed since files were first written: old name -> current name.
+#: (``seed`` became ``random_state``, scikit-learn's name, in every estimator; the shipped
+#: default model stores ``seed``.)
+RENAMED_PARAMS = {"seed": "random_state"}
+
+
+def _current_params(params: dict) -> dict:
+    """Stored estimator parameters under their current names (:data:`RENAMED_PARAMS`)."""
+    return {RENAMED_PARAMS.get(k, k): v for k, v in params.items()}
+
+
+def _load_sequence(meta: dict, members: dict[str, bytes], path):
+    from mer.models.sequence import SequenceClassifier
+
+    meta = {**meta, "params": _current_params(meta["params"])}
+    if "weights.npz" not in members:
+        raise MerError("corrupt model file (weights.npz missing)", path)
+    try:
+        with np.load(io.BytesIO(members["weights.npz"]), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        return SequenceClassifier.from_state(meta, arrays)
+    except (ValueError, RuntimeError, zipfile.BadZipFile, OSError) as exc:
+        raise MerError(f"corrupt model file (weights: {' '.join(str(exc).split())[:200]})", path) from None
+
+
+def _load_pipeline(members: dict[str, bytes], path):
+    """The scikit-learn pipeline in ``estimator.skops``, rebuilt from trusted types only."""
+    import skops.io
+
+    blob = members.get("estimator.skops")
+    if blob is None:
+        raise MerError("corrupt model file (estimator.skops missing)", path)
+    try:
+        untrusted = skops.io.get_untrusted_types(data=blob)
+    except Exception as exc:  # skops raises assorted errors on a damaged archive
+        raise MerError(f"corrupt model file (estimator: {type(exc).__name__})", path) from None
+    refused = [t for t in untrusted if t not in TRUSTED_TYPES]
+    if refused:
+        raise MerError(f"refusing to load untrusted type(s) {', '.join(refused)}", path)
+    try:
+        return skops.io.loads(blob, trusted=list(untrusted))
+    except Exception as exc:
+        raise MerError(f"corrupt model file (estimator: {type(exc).__name__})", path) from None
+
+
+def _load_summary(meta: dict, members: dict[str, bytes], path):
+    from mer.models.baselines import SummaryClassifier
+
+    pipeline = _load_pipeline(members, path)
+    params = _current_params(meta["params"])
+    if params.get("stats") is not None:
+        params["stats"] = tuple(params["stats"])
+    est = SummaryClassifier(**params)
+    est.pipeline_ = pipeline
+    est.classes_ = np.array(meta["classes"])
+    est.n_features_in_ = int(meta["n_features_in"])
+    est.fit_warnings_ = list(meta.get("fit_warnings", []))
+    return est
+
+
+def _load_recipe(meta: dict, members: dict[str, bytes], path):
+    from mer.models.recipe import EmotionClassifier
+
+    params = _current_params(meta["params"])
+    est = EmotionClassifier(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+    est.pipeline_ = _load_pipeline(members, path)
+    est.classes_ = np.array(meta["classes"])
+    est.best_params_ = dict(meta.get("best_params", {}))
+    est.inner_scores_ = {}
+    return est
+
+
+def _recipe_inputs(meta: dict, path) -> list:
+    from mer.features.descriptors import DescriptorConfig
+    from mer.features.embeddings import EmbeddingConfig
+
+    types = {"DescriptorConfig": DescriptorConfig, "EmbeddingConfig": EmbeddingConfig}
+    inputs = []
+    for name, type_name, cfg in meta["inputs"]:
+        if type_name not in types:
+            raise MerError(f"unknown input block type '{type_name}'", path)
+        inputs.append((name, types[type_name].from_dict(cfg)))
+    return inputs

@@ -1,0 +1,2 @@
+"""Figures a person would rather look at than read (matplotlib, written atomically).
+"""
