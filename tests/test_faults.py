@@ -241,6 +241,49 @@ def test_silence_is_answered_without_a_quadrant_and_only_bad_files_fail(syntheti
 # --------------------------------------------------------------------------- item 6: cache dir problems before any work
 
 
+@pytest.mark.parametrize("how", ["option", "environment", "below a file"])
+def test_unusable_cache_dir_is_one_line_before_any_work(tmp_path, monkeypatch, how):
+    from typer.testing import CliRunner
+
+    from mer.apps.cli import app
+    from mer.workflows import predict as predict_workflow
+
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("not a folder")
+    cache = blocker / "sub" if how == "below a file" else blocker
+    calls = []
+    monkeypatch.setattr(predict_workflow, "predict_files", lambda *a, **k: calls.append(1))
+    tone = write_tone(tmp_path / "t.wav")
+    args = ["predict", str(tone)] + (["--cache-dir", str(cache)] if how != "environment" else [])
+    if how == "environment":
+        monkeypatch.setenv("MER_CACHE", str(cache))
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 1 and not calls, r.output  # refused before any analysis
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(cache) in lines[0] and "Traceback" not in r.output
+    assert ("it is a file" if how != "below a file" else "cannot create cache directory") in lines[0]
+
+
+def test_unusable_cache_dir_from_python_and_a_failed_write_name_the_folder(tmp_path):
+    from mer.core.cache import FeatureCache
+    from mer.core.errors import MerError
+    from mer.extraction.batch import extract_files
+    from mer.features.paper import FeatureConfig
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(MerError, match="cannot use as cache directory"):
+        extract_files([write_tone(tmp_path / "t.wav")], cache_dir=blocker, progress=False)
+    cache = FeatureCache(tmp_path / "ok", FeatureConfig())
+    key = "cd" * 32
+    cache.path_for(key).parent.parent.mkdir(parents=True, exist_ok=True)
+    cache.path_for(key).parent.write_text("an entry folder that became a file mid-run")
+    with pytest.raises(MerError, match="cannot write cache entry") as info:
+        cache.put(key, np.zeros((2, 2), np.float32))
+    assert key in str(info.value) and "\n" not in str(info.value)
+
+
+
 # --------------------------------------------------------------------------- item 7: evaluation over missing files and absent labels
 
 
