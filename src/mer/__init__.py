@@ -5,7 +5,7 @@ The package is in layers; a module imports only from its own layer or the ones b
 
     apps        cli (commands), render (table / JSON / CSV)
     study       experiment (the paper's grid, paired tests), demo
-    workflows   train, predict, augmented            | report   plots
+    workflows   train, predict, augmented, timeline  | report   plots, timeline_plots
     extraction  batch, inputs, store, augmented      | data     datasets, emopia, types
                                                      | models   sequence, baselines, recipe, modelfile
     features    paper, fused, methods, transforms,   | eval     splits, metrics, cv, stats

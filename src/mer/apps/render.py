@@ -94,3 +94,20 @@ def flag_legend(predictions) -> list[str]:
     """One line per reliability flag raised among `predictions`, saying what it means."""
     raised = [f for f in FLAG_MEANINGS if any(f in p.flags for p in predictions)]
     return [f"[bold]{f}[/]: {FLAG_MEANINGS[f]}" for f in raised]
+
+
+def timeline_csv(tl: dict) -> str:
+    """One row per window: times, quadrant, smoothed and raw probabilities, valence, arousal, flags, smoothing."""
+    labels = sorted({lab for w in tl["windows"] if w["raw_probabilities"] for lab in w["raw_probabilities"]})
+    sm = tl["settings"]["smoothing"]
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(["start_s", "end_s", "quadrant", *(f"p_{q}" for q in labels), "valence", "arousal",
+                  *(f"raw_p_{q}" for q in labels), "flags", "smoothing", "model"])
+    for w in tl["windows"]:
+        p, raw = w["probabilities"] or {}, w["raw_probabilities"] or {}
+        out.writerow([w["start_s"], w["end_s"], w["quadrant"] or "", *(p.get(q, "") for q in labels),
+                      "" if w["valence"] is None else w["valence"], "" if w["arousal"] is None else w["arousal"],
+                      *(raw.get(q, "") for q in labels), ";".join(w["flags"]),
+                      sm["method"] if sm["method"] == "none" else f"{sm['method']}:{sm['width']}", tl["model"]])
+    return buf.getvalue()
