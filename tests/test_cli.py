@@ -206,3 +206,17 @@ def test_model_info_reads_only_the_card(synthetic_features, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_predict_table_keeps_file_names_whole_on_an_80_column_terminal(tmp_path, monkeypatch):
+    names = ["long_file_name_number_one.wav", "long_file_name_number_two.wav"]
+    files = [str(write_tone(tmp_path / n, seconds=8.0, freq=f)) for n, f in zip(names, (220.0, 660.0))]
+    monkeypatch.setenv("COLUMNS", "80")
+    r = runner.invoke(app, ["predict", *files, "-q"])
+    assert r.exit_code == 0, r.output
+    assert all(n in r.output for n in names), r.output  # relative to their folder, not folded
+    assert f"in {tmp_path.resolve()}" in r.output and " p ┃" in r.output and "Q4 ┃" not in r.output
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = runner.invoke(app, ["predict", *files, "-q"])
+    assert wide.exit_code == 0 and all(f"{q} ┃" in wide.output for q in ("Q1", "Q2", "Q3"))
+    assert " p ┃" not in wide.output

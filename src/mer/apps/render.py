@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+from pathlib import Path
 
 from rich.table import Table
 
@@ -74,10 +76,39 @@ def predictions_text(predictions, labels, fmt: str) -> str:
     return buf.getvalue()
 
 
-def predictions_table(predictions, labels, *, title: str) -> Table:
-    """One row per prediction: file, quadrant, probabilities, valence, arousal, flags ('-' where none)."""
+def _common_folder(paths) -> Path | None:
+    """The deepest folder holding every path (None for one file or none in common)."""
+    folders = [str(Path(p).resolve().parent) for p in paths]
+    if len(folders) < 2:
+        return None
+    try:
+        common = Path(os.path.commonpath(folders))
+    except ValueError:  # different drives
+        return None
+    return None if common == Path(common.anchor) else common
+
+
+#: Below this many columns the predictions table shows the chosen quadrant's probability
+#: instead of all four, so that file names keep their width on an 80-column terminal.
+COMPACT_BELOW_COLUMNS = 110
+
+
+def predictions_table(predictions, labels, *, title: str, width: int | None = None) -> Table:
+    """One row per prediction: file, quadrant, probabilities, valence, arousal, flags ('-' where none).
+
+    Files in one folder tree are shown relative to it (named in the title); the flags
+    column is shown only when a file has a flag; on a terminal narrower than
+    :data:`COMPACT_BELOW_COLUMNS` (`width`) the four probability columns become one, the
+    probability of the quadrant given. JSON and CSV always carry everything.
+    """
+    folder = _common_folder([p.path for p in predictions])
+    if folder is not None:
+        title = f"{title} in {folder}"
+    show_flags = any(p.flags for p in predictions)
+    compact = width is not None and width < COMPACT_BELOW_COLUMNS
+    prob_cols = ("p",) if compact else tuple(labels)
     table = Table(title=title)
-    for col in ("file", "quadrant", *labels, "valence", "arousal", "flags"):
+    for col in ("file", "quadrant", *prob_cols, "valence", "arousal", *(("flags",) if show_flags else ())):
         # numbers never wrap; a long path folds rather than being cut to "…"; flags wrap
         # between words only, never inside one ("mostly_silent" is the longest)
         table.add_column(col, justify="left" if col in ("file", "quadrant", "flags") else "right",
@@ -85,8 +116,11 @@ def predictions_table(predictions, labels, *, title: str) -> Table:
                          min_width=len("mostly_silent") if col == "flags" else None)
     for p in predictions:
         probs = p.probabilities or {}
-        table.add_row(str(p.path), p.quadrant or "-", *(_num(probs.get(q), ".3f") or "-" for q in labels),
-                      _num(p.valence, "+.3f") or "-", _num(p.arousal, "+.3f") or "-", ", ".join(p.flags))
+        shown = [probs.get(p.quadrant)] if compact else [probs.get(q) for q in labels]
+        name = os.path.relpath(Path(p.path).resolve(), folder) if folder is not None else str(p.path)
+        table.add_row(name, p.quadrant or "-", *(_num(v, ".3f") or "-" for v in shown),
+                      _num(p.valence, "+.3f") or "-", _num(p.arousal, "+.3f") or "-",
+                      *((", ".join(p.flags),) if show_flags else ()))
     return table
 
 

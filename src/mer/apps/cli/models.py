@@ -202,7 +202,8 @@ def predict(
         raise fail(exc)
     failures += bad
     if fmt == "table":
-        term.out.print(predictions_table(preds, trained.labels, title=f"{trained.name}: {len(preds)} file(s)"))
+        term.out.print(predictions_table(preds, trained.labels, title=f"{trained.name}: {len(preds)} file(s)",
+                                         width=term.out.width))
         for line in flag_legend(preds):
             term.out.print(line, highlight=False)
     else:
