@@ -100,3 +100,28 @@ def test_interrupted_message_says_how_far_it_got():
     assert parallel.interrupted_message(parallel.Interrupted(3, 40)) == \
         "interrupted: 3 of 40 done; run again to resume"
     assert isinstance(parallel.Interrupted(0, 1), KeyboardInterrupt)  # callers' `except Exception` let it through
+
+
+def test_the_exit_wakeup_of_an_ended_pool_ignores_a_closed_pipe():
+    # Python 3.11's concurrent.futures exit hook may write to the manager thread's wake-up
+    # pipe while the thread closes it; the write then fails with EBADF and Python printed
+    # a traceback below our interrupt message. Here the pipe is closed under the wake-up.
+    import errno
+    from concurrent.futures import ProcessPoolExecutor
+
+    class ClosingPipe:
+        def send_bytes(self, data):
+            raise OSError(errno.EBADF, "Bad file descriptor")
+
+    executor = ProcessPoolExecutor(max_workers=1)
+    executor.submit(int, 1).result(timeout=120)  # starts the manager thread
+    wakeup = executor._executor_manager_thread_wakeup
+    real_writer, wakeup._writer = wakeup._writer, ClosingPipe()
+    try:
+        with pytest.raises(OSError):
+            wakeup.wakeup()
+        parallel._quiet_exit_wakeup(executor)
+        wakeup.wakeup()  # no error
+    finally:
+        wakeup._writer = real_writer
+        executor.shutdown(wait=True)

@@ -333,6 +333,7 @@ class WorkerPool:
         """Cancel what has not started and end every worker now; returns within about 2 s."""
         with _sigint_ignored():
             processes = list((getattr(self._executor, "_processes", None) or {}).values())
+            _quiet_exit_wakeup(self._executor)
             self._executor.shutdown(wait=False, cancel_futures=True)
             for p in processes:
                 with contextlib.suppress(Exception):
@@ -343,11 +344,8 @@ class WorkerPool:
                     if p.is_alive():
                         p.kill()
                         p.join(TERMINATE_GRACE_S)
-            # Wait for the executor's manager thread to see the ended workers and close its
-            # wake-up pipe: otherwise concurrent.futures' exit hook may write to that pipe
-            # while the thread closes it, and Python 3.11 prints "Exception ignored ...
-            # OSError: [Errno 9] Bad file descriptor" after our one-line message (seen in
-            # 1 of 4 interrupted runs of the suite on a 2-core machine).
+            # Let the executor's manager thread see the ended workers and finish, so that
+            # nothing of the pool is left running when the process exits.
             manager = getattr(self._executor, "_executor_manager_thread", None)
             if manager is not None:
                 manager.join(2 * TERMINATE_GRACE_S)
@@ -365,6 +363,30 @@ class WorkerPool:
         else:
             self.terminate()
         return False
+
+
+def _quiet_exit_wakeup(executor: ProcessPoolExecutor) -> None:
+    """Make the wake-up of `executor`'s manager thread ignore a pipe that is being closed.
+
+    Python 3.11's ``concurrent.futures`` exit hook wakes every executor's manager thread
+    through a pipe that the thread itself may be closing at that moment, after its
+    workers were ended (3.12 added a lock). After an interrupt the race printed
+    "Exception ignored ... OSError: [Errno 9] Bad file descriptor" below our one-line
+    message, in about 1 of 4 interrupted runs on a loaded 2-core machine, with or without
+    waiting for the thread. The pipe only says "look again"; a write that finds it
+    closed has nothing left to say.
+    """
+    wakeup = getattr(executor, "_executor_manager_thread_wakeup", None)
+    if wakeup is None or getattr(wakeup, "_mer_quiet", False):
+        return
+    send = wakeup.wakeup
+
+    def wake() -> None:
+        with contextlib.suppress(OSError):
+            send()
+
+    wakeup.wakeup = wake
+    wakeup._mer_quiet = True
 
 
 @contextlib.contextmanager
