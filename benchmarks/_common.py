@@ -22,3 +22,17 @@ def cpu_seconds(fn, *args, **kwargs):
     t0 = time.process_time()
     out = fn(*args, **kwargs)
     return out, time.process_time() - t0
+
+
+def clip_arguments(ap, *, n: int) -> None:
+    """``--n`` (clips, default `n`) and ``--data`` (the 4Q folder) on an argument parser."""
+    ap.add_argument("--n", type=int, default=n, help=f"number of clips (default {n})")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the 4Q dataset folder")
+
+
+def clips_or_skip(args) -> list[Path]:
+    """:func:`spread_clips` of ``args.data``; with none found, says so (the caller then exits 0)."""
+    paths = spread_clips(args.data, args.n)
+    if not paths:
+        print(f"skipped: no 4Q clips found under {args.data} (set --data or MER_DATA)")
+    return paths

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import DEFAULT_DATA, cpu_seconds, spread_clips  # noqa: E402 (benchmarks/ is on sys.path when run)
+from _common import clip_arguments, clips_or_skip, cpu_seconds  # noqa: E402 (benchmarks/ is on sys.path when run)
 
 
 def encode_m4a(src: Path, dst: Path, bit_rate: int = 192_000) -> None:
@@ -52,13 +52,10 @@ def encode_m4a(src: Path, dst: Path, bit_rate: int = 192_000) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=10, help="number of clips (default 10)")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the 4Q dataset folder")
+    clip_arguments(ap, n=10)
     args = ap.parse_args(argv)
-
-    paths = spread_clips(args.data, args.n)
+    paths = clips_or_skip(args)
     if not paths:
-        print(f"skipped: no 4Q clips found under {args.data} (set --data or MER_DATA)")
         return 0
 
     import soundfile as sf

@@ -28,24 +28,20 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 import argparse
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-from _common import DEFAULT_DATA, cpu_seconds, spread_clips  # noqa: E402 (benchmarks/ is on sys.path when run)
+from _common import clip_arguments, clips_or_skip, cpu_seconds  # noqa: E402 (benchmarks/ is on sys.path when run)
 
 
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=20, help="number of clips (default 20)")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the 4Q dataset folder")
+    clip_arguments(ap, n=20)
     args = ap.parse_args(argv)
-
-    paths = spread_clips(args.data, args.n)
+    paths = clips_or_skip(args)
     if not paths:
-        print(f"skipped: no 4Q clips found under {args.data} (set --data or MER_DATA)")
         return 0
 
     import librosa

@@ -29,12 +29,14 @@ import threading
 from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 import soundfile as sf
 
 from mer.core.errors import MerError
+
+T = TypeVar("T")
 
 #: File extensions libsndfile reads; it is tried first for these (lower case, with the dot).
 SOUNDFILE_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".caf", ".au")
@@ -588,3 +590,15 @@ def stream(path: str | PathLike, sr: int = DEFAULT_SR, block_seconds: float = 30
             pending = np.pad(pending, (0, max(0, total - n_out - len(pending))))[: max(0, total - n_out)]
         if len(pending):
             yield pending
+
+
+def reduce_stream(path: str | PathLike, reduce: Callable[[Iterator[np.ndarray]], T], *, sr: int = DEFAULT_SR) -> T:
+    """``reduce(stream(path, sr=sr))``, with any :class:`MerError` attributed to `path`.
+
+    The shape of every long-track analysis (descriptors, embeddings, signal facts): the
+    file decoded block by block, so memory is bounded by a block and what `reduce` holds.
+    """
+    try:
+        return reduce(stream(path, sr=sr))
+    except MerError as exc:
+        raise exc.with_path(path) from None

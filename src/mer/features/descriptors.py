@@ -888,10 +888,8 @@ def describe_long_file(path, config: DescriptorConfig | None = None, *,
         Naming the file, for anything wrong with it.
     """
     c = config or DescriptorConfig()
-    try:
-        return describe_stream(audio.stream(path, sr=c.sr), c, window_seconds=window_seconds)
-    except MerError as exc:
-        raise exc.with_path(path) from None
+    return audio.reduce_stream(path, lambda blocks: describe_stream(blocks, c, window_seconds=window_seconds),
+                               sr=c.sr)
 
 
 # A file longer than 1.5 windows is described window by window (mer.extraction.batch.extract_file

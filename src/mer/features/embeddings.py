@@ -807,10 +807,8 @@ def embed_long_file(path, config: EmbeddingConfig | None = None, *, chunk_patche
         Naming the file, for anything wrong with it.
     """
     c = config or EmbeddingConfig()
-    try:
-        return embed_stream(audio.stream(path, sr=MUSICNN_SR), c, chunk_patches=chunk_patches)
-    except MerError as exc:
-        raise exc.with_path(path) from None
+    return audio.reduce_stream(path, lambda blocks: embed_stream(blocks, c, chunk_patches=chunk_patches),
+                               sr=MUSICNN_SR)
 
 
 # a file longer than mer.features.fused.LONG_TRACK_SECONDS is embedded chunk by chunk
