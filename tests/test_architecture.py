@@ -105,3 +105,18 @@ def test_the_detector_sees_a_cycle():
     # the cycle check itself can fail
     comps = _strongly_connected(["a", "b", "c"], {"a": ["b"], "b": ["a"], "c": ["a"]})
     assert ["a", "b"] in comps and ["c"] in comps
+
+
+def test_short_entry_points_resolve_lazily():
+    import subprocess
+    import sys
+
+    code = ("import sys, mer; assert 'mer.workflows.timeline' not in sys.modules; "
+            "from mer.workflows.timeline import timeline; from mer.workflows.predict import load_model, predict_files; "
+            "assert (mer.timeline, mer.load_model, mer.predict_files) == (timeline, load_model, predict_files)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    import mer
+
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        mer.nothing  # noqa: B018

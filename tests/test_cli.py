@@ -208,6 +208,22 @@ def test_model_info_reads_only_the_card(synthetic_features, tmp_path):
     assert out.stdout.strip() == "[]"
 
 
+def test_a_cached_prediction_loads_neither_torch_nor_skops(tmp_path, monkeypatch):
+    # importing torch (the musicnn network) and skops.io (every scikit-learn estimator, and
+    # torch again) was 3 s of a 4-s cached `mer predict`; a cached run needs neither
+    import subprocess
+    import sys
+
+    clip = write_tone(tmp_path / "tone.wav", seconds=12.0)
+    assert runner.invoke(app, ["predict", str(clip), "-q"]).exit_code == 0  # fills the cache (runs musicnn)
+    code = ("import sys; from typer.testing import CliRunner; from mer.apps.cli import app; "
+            f"r = CliRunner().invoke(app, ['predict', {str(clip)!r}, '-q']); assert r.exit_code == 0, r.output; "
+            "print(sorted(m for m in ('torch', 'skops', 'skops.io') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def test_predict_table_keeps_file_names_whole_on_an_80_column_terminal(tmp_path, monkeypatch):
     names = ["long_file_name_number_one.wav", "long_file_name_number_two.wav"]
     files = [str(write_tone(tmp_path / n, seconds=8.0, freq=f)) for n, f in zip(names, (220.0, 660.0))]

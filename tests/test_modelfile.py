@@ -1,3 +1,5 @@
+import hashlib
+import io
 import json
 import zipfile
 
@@ -173,3 +175,59 @@ def test_files_that_store_the_old_seed_name_still_load(tmp_path):
         back = modelfile.load(old)
         assert back.estimator.random_state == 5 and "seed" not in back.estimator.get_params()
         np.testing.assert_array_equal(back.predict_proba(inputs), est.predict_proba(inputs))
+
+
+def _recipe(tmp_path):
+    from mer.models.recipe import EmotionClassifier
+
+    rng = np.random.default_rng(3)
+    y = np.repeat(np.array(["Q1", "Q2", "Q3", "Q4"]), 6)
+    V = rng.normal(size=(24, 10)) + np.repeat(np.eye(4, 10), 6, axis=0) * 2
+    est = EmotionClassifier(k=(3, 6), C=(0.1, 1.0), inner_folds=2, random_state=2).fit(V, y)
+    return est, V, modelfile.save(TrainedModel(est, "recipe", inputs=[]), tmp_path / "recipe.mer")
+
+
+def test_recipe_models_are_plain_arrays_with_the_same_outputs(tmp_path):
+    est, V, path = _recipe(tmp_path)
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == ["manifest.json", modelfile.RECIPE_ARRAYS]
+    back = modelfile.load(path)
+    X = np.random.default_rng(4).normal(size=(50, V.shape[1])) * 3
+    np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+    assert back.estimator.best_params_ == est.best_params_
+    # a schema-1 file (the pipeline in skops' format) still loads, with the same outputs
+    import skops.io
+
+    def as_schema_1(name, data):
+        if name != "manifest.json":
+            return data
+        m = json.loads(data)
+        m["schema_version"] = 1
+        blob = skops.io.dumps(est.pipeline_)
+        m["checksums"] = {"estimator.skops": hashlib.sha256(blob).hexdigest()}
+        as_schema_1.blob = blob
+        return json.dumps(m).encode()
+
+    old = tmp_path / "schema1.mer"
+    with zipfile.ZipFile(path) as z, zipfile.ZipFile(old, "w") as out:
+        out.writestr("manifest.json", as_schema_1("manifest.json", z.read("manifest.json")))
+        out.writestr("estimator.skops", as_schema_1.blob)
+    np.testing.assert_array_equal(modelfile.load(old).predict_proba(X), est.predict_proba(X))
+
+
+def test_recipe_arrays_of_the_wrong_shape_are_refused(tmp_path):
+    est, V, path = _recipe(tmp_path)
+    with zipfile.ZipFile(path) as z:
+        manifest, blob = json.loads(z.read("manifest.json")), z.read(modelfile.RECIPE_ARRAYS)
+    with np.load(io.BytesIO(blob)) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["coef"] = arrays["coef"][:, :-1]  # one weight short of the selected columns
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    manifest["checksums"][modelfile.RECIPE_ARRAYS] = hashlib.sha256(buf.getvalue()).hexdigest()
+    bad = tmp_path / "bad.mer"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("manifest.json", json.dumps(manifest))
+        z.writestr(modelfile.RECIPE_ARRAYS, buf.getvalue())
+    with pytest.raises(MerError, match=r"bad\.mer.*pipeline\.npz.*weights for"):
+        modelfile.load(bad)

@@ -56,3 +56,29 @@ def classification_metrics(y_true, y_pred, labels: Sequence[str]) -> dict:
         },
         "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
+
+
+def regression_metrics(y_true, y_pred) -> dict:
+    """Agreement of continuous predictions (valence or arousal) with their targets.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of float, shape (n,), n >= 2
+
+    Returns
+    -------
+    dict
+        ``n``; ``r``: Pearson correlation (scale- and offset-free); ``ccc``: Lin's
+        concordance correlation ``2 cov / (var_t + var_p + (mean_t - mean_p)^2)``, which
+        also penalises a wrong scale or offset (the MediaEval emotion-in-music measure);
+        ``rmse``; ``nan`` where a side is constant.
+    """
+    t = np.asarray(y_true, dtype=float)
+    p = np.asarray(y_pred, dtype=float)
+    if t.shape != p.shape or t.ndim != 1 or len(t) < 2:
+        raise ValueError(f"need two 1-D arrays of one length >= 2, got shapes {t.shape} and {p.shape}")
+    cov = np.mean((t - t.mean()) * (p - p.mean()))
+    vt, vp = t.var(), p.var()
+    r = cov / np.sqrt(vt * vp) if vt > 0 and vp > 0 else float("nan")
+    ccc = 2 * cov / (vt + vp + (t.mean() - p.mean()) ** 2) if vt + vp > 0 else float("nan")
+    return {"n": int(len(t)), "r": float(r), "ccc": float(ccc), "rmse": float(np.sqrt(np.mean((t - p) ** 2)))}

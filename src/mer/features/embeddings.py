@@ -8,20 +8,13 @@ Music Technology Group, Universitat Pompeu Fabra) is a CNN trained to predict th
 pooled activations are a compact description of a clip that was learnt from far
 more music than any emotion dataset holds.
 
-This module holds:
-
-* :class:`Musicnn` — the architecture of ``musicnn/models.py::build_musicnn``
-  (front end of timbral and temporal convolutions over a 96-band log-mel patch,
-  a dense-residual 1-D CNN mid end, mean / max pooling over time and a dense back
-  end), in PyTorch, inference only.
-* :func:`read_tf_checkpoint` — a reader of TensorFlow's checkpoint bundle format
-  (``.index`` + ``.data-00000-of-00001``) in plain Python and NumPy, so the
-  conversion needs no TensorFlow.
-* :func:`convert_tf_variables` — TF variable names and layouts -> this module's
-  ``state_dict``.
-* :func:`musicnn_input`, :func:`patches`, :func:`embed`, :func:`clip_embedding`
-  — audio -> musicnn's input -> per-patch outputs -> one vector per clip, named by
-  :func:`embedding_names`.
+This module holds the audio side, which imports no PyTorch (:mod:`mer.features.musicnn`
+holds the network and the weight conversion, and is imported only to run it):
+:func:`musicnn_input`, :func:`patches`, :func:`embed`, :func:`clip_embedding` — audio ->
+musicnn's input -> per-patch outputs -> one vector per clip, named by
+:func:`embedding_names`; :class:`EmbeddingConfig`; :func:`embed_stream` for long tracks.
+The names of :mod:`mer.features.musicnn` (``Musicnn``, ``load_musicnn``,
+``read_tf_checkpoint``, ``convert_checkpoint``...) are still reachable from here.
 
 The converted weights of the MSD model (Million Song Dataset, Last.fm tags) and the
 MTT model (MagnaTagATune tags: ``slow``, ``fast``, ``soft``, ``loud``, instruments...)
@@ -41,58 +34,31 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import struct
 from dataclasses import asdict, dataclass
-from os import PathLike
 from pathlib import Path
-from typing import Mapping, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from mer.audio import decode as audio
 from mer.core.errors import MerError
-from mer.core.io import write_bytes
-
-#: Analysis parameters musicnn was trained with (``musicnn/configuration.py``).
-MUSICNN_SR = 16000
-MUSICNN_N_FFT = 512
-MUSICNN_HOP = 256
-MUSICNN_N_MELS = 96
-#: Frames of one input patch: 3 s at 16 kHz, hop 256 (``librosa.time_to_frames(3) + 1``).
-PATCH_FRAMES = 187
-
-#: The 50 output tags of the MSD model, in output order.
-MSD_TAGS = (
-    "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s",
-    "alternative rock", "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock",
-    "soul", "indie rock", "Mellow", "electronica", "80s", "folk", "90s", "chill", "instrumental",
-    "punk", "oldies", "blues", "hard rock", "ambient", "acoustic", "experimental", "female vocalist",
-    "guitar", "Hip-Hop", "70s", "party", "country", "easy listening", "sexy", "catchy", "funk",
-    "electro", "heavy metal", "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
+from mer.features.musicnn_spec import (  # noqa: F401  (re-exported: the public names of musicnn's analysis)
+    DEFAULT_WEIGHTS,
+    MSD_TAGS,
+    MTT_TAGS,
+    MUSICNN_HOP,
+    MUSICNN_N_FFT,
+    MUSICNN_N_MELS,
+    MUSICNN_SR,
+    PATCH_FRAMES,
+    TAGS,
 )
 
-#: The 50 output tags of the MagnaTagATune model, in output order.
-MTT_TAGS = (
-    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast", "piano", "ambient",
-    "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male", "singing", "vocals", "no vocals",
-    "harpsichord", "loud", "quiet", "flute", "woman", "male vocal", "no vocal", "pop", "soft", "sitar", "solo",
-    "man", "classic", "choir", "voice", "new age", "dance", "male voice", "female vocal", "beats", "harp", "cello",
-    "no voice", "weird", "country", "metal", "female voice", "choral",
-)
-
-#: Tag names of each shipped weights file (by stem).
-TAGS = {"msd_musicnn": MSD_TAGS, "mtt_musicnn": MTT_TAGS}
-
-#: Default location of the shipped, converted MSD weights.
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "resources" / "msd_musicnn.pt"
+if TYPE_CHECKING:
+    from mer.features.musicnn import Musicnn, MusicnnOutput
 
 #: Bumped whenever :func:`clip_embedding` changes in a way that invalidates caches.
 EMBEDDING_VERSION = 1
-
-_BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's default epsilon
 
 
 # ---------------------------------------------------------------------------
@@ -149,330 +115,6 @@ def patches(L: np.ndarray, n_frames: int = PATCH_FRAMES, hop: int | None = None)
     hop = hop or n_frames
     starts = range(0, L.shape[0] - n_frames + 1, hop)
     return np.stack([L[s : s + n_frames] for s in starts])
-
-
-# ---------------------------------------------------------------------------
-# Model
-# ---------------------------------------------------------------------------
-
-
-class MusicnnOutput(NamedTuple):
-    """Outputs of :class:`Musicnn` for a batch of B patches.
-
-    logits : (B, n_tags) — sigmoid gives the tag probabilities (the taggram).
-    penultimate : (B, n_units) — the back end's batch-normalised dense layer.
-    mean_pool, max_pool : (B, 753) — time-pooled front- and mid-end feature maps.
-    """
-
-    logits: torch.Tensor
-    penultimate: torch.Tensor
-    mean_pool: torch.Tensor
-    max_pool: torch.Tensor
-
-
-class Musicnn(nn.Module):
-    """musicnn (``build_musicnn`` of the original ``models.py``), inference only.
-
-    Input: (B, T, 96) log-mel patches from :func:`musicnn_input` / :func:`patches`
-    (T = 187 for the 3-s patches it was trained on; any T >= 1 works).
-
-    Parameters
-    ----------
-    n_tags : int
-        Output tags (50 for the MSD and MTT models).
-    n_mels : int
-        Mel bands of the input (96).
-    n_filt_midend, n_units_backend : int
-        64 and 200 for ``MSD_musicnn`` / ``MTT_musicnn``.
-    """
-
-    #: Time lengths of the temporal front-end filters, in frames.
-    TEMPORAL_LENGTHS = (128, 64, 32)
-
-    def __init__(self, n_tags: int = 50, n_mels: int = MUSICNN_N_MELS, n_filt_midend: int = 64,
-                 n_units_backend: int = 200):
-        super().__init__()
-        self.input_bn = nn.BatchNorm2d(1, eps=_BN_EPS)
-        # timbral front end: (7 x 38) and (7 x 67) filters, int(1.6 * 128) = 204 each
-        self.timbral = nn.ModuleList([nn.Conv2d(1, 204, (7, int(r * n_mels))) for r in (0.4, 0.7)])
-        self.timbral_bn = nn.ModuleList([nn.BatchNorm2d(204, eps=_BN_EPS) for _ in range(2)])
-        # temporal front end: (k x 1) filters, int(1.6 * 32) = 51 each
-        self.temporal = nn.ModuleList([nn.Conv2d(1, 51, (k, 1)) for k in self.TEMPORAL_LENGTHS])
-        self.temporal_bn = nn.ModuleList([nn.BatchNorm2d(51, eps=_BN_EPS) for _ in self.TEMPORAL_LENGTHS])
-        n_front = 2 * 204 + 3 * 51
-        self.mid = nn.ModuleList(
-            [nn.Conv1d(n_front, n_filt_midend, 7)] + [nn.Conv1d(n_filt_midend, n_filt_midend, 7) for _ in range(2)]
-        )
-        self.mid_bn = nn.ModuleList([nn.BatchNorm1d(n_filt_midend, eps=_BN_EPS) for _ in range(3)])
-        n_pool = n_front + 3 * n_filt_midend  # 753
-        self.pool_bn = nn.BatchNorm1d(2 * n_pool, eps=_BN_EPS)
-        self.dense = nn.Linear(2 * n_pool, n_units_backend)
-        self.dense_bn = nn.BatchNorm1d(n_units_backend, eps=_BN_EPS)
-        self.out = nn.Linear(n_units_backend, n_tags)
-
-    def forward(self, x: torch.Tensor) -> MusicnnOutput:
-        x = self.input_bn(x.unsqueeze(1))  # (B, 1, T, F)
-        front = []
-        padded = F.pad(x, (0, 0, 3, 3))  # the original pads time only, then 'valid' convs
-        for conv, norm in zip(self.timbral, self.timbral_bn):
-            front.append(norm(torch.relu(conv(padded))).amax(dim=3))  # max over frequency
-        for k, conv, norm in zip(self.TEMPORAL_LENGTHS, self.temporal, self.temporal_bn):
-            # TF 'same' padding of an even kernel: (k - 1) // 2 before, the rest after
-            h = conv(F.pad(x, (0, 0, (k - 1) // 2, k - 1 - (k - 1) // 2)))
-            front.append(norm(torch.relu(h)).amax(dim=3))
-        h = torch.cat(front, dim=1)  # (B, 561, T)
-        maps = [h]
-        for i, (conv, norm) in enumerate(zip(self.mid, self.mid_bn)):
-            out = norm(torch.relu(conv(F.pad(h, (3, 3)))))
-            h = out if i == 0 else out + h  # residual connections after the first layer
-            maps.append(h)
-        fmap = torch.cat(maps, dim=1)  # (B, 753, T): dense connection of all levels
-        max_pool = fmap.amax(dim=2)
-        mean_pool = fmap.mean(dim=2)
-        # the original flattens a (753, 2) array of [max, mean]: columns interleave
-        pooled = torch.stack([max_pool, mean_pool], dim=2).flatten(1)
-        penultimate = self.dense_bn(torch.relu(self.dense(self.pool_bn(pooled))))
-        return MusicnnOutput(self.out(penultimate), penultimate, mean_pool, max_pool)
-
-
-# ---------------------------------------------------------------------------
-# Weight conversion
-# ---------------------------------------------------------------------------
-
-_TF_DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 9: np.int64, 19: np.float16, 10: np.bool_}
-_TABLE_MAGIC = 0xDB4775248B80FB57
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-
-
-def _proto_fields(buf: bytes) -> list[tuple[int, int | bytes]]:
-    """(field number, value) pairs of a serialised protobuf message (varint / bytes / fixed)."""
-    out, pos = [], 0
-    while pos < len(buf):
-        tag, pos = _varint(buf, pos)
-        field, wire = tag >> 3, tag & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 2:
-            n, pos = _varint(buf, pos)
-            value, pos = buf[pos : pos + n], pos + n
-        elif wire == 5:
-            value, pos = struct.unpack_from("<I", buf, pos)[0], pos + 4
-        elif wire == 1:
-            value, pos = struct.unpack_from("<Q", buf, pos)[0], pos + 8
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        out.append((field, value))
-    return out
-
-
-def _block_entries(data: bytes, offset: int, size: int) -> list[tuple[bytes, bytes]]:
-    """Key/value pairs of one (uncompressed) SSTable block."""
-    if data[offset + size] != 0:  # the trailer's compression byte
-        raise ValueError("compressed checkpoint index blocks are not supported")
-    block = data[offset : offset + size]
-    n_restarts = struct.unpack_from("<I", block, len(block) - 4)[0]
-    end = len(block) - 4 - 4 * n_restarts
-    entries, pos, key = [], 0, b""
-    while pos < end:
-        shared, pos = _varint(block, pos)
-        unshared, pos = _varint(block, pos)
-        n_value, pos = _varint(block, pos)
-        key = key[:shared] + block[pos : pos + unshared]
-        pos += unshared
-        entries.append((key, block[pos : pos + n_value]))
-        pos += n_value
-    return entries
-
-
-def read_tf_checkpoint(prefix: str | PathLike) -> dict[str, np.ndarray]:
-    """Every numeric tensor of a TensorFlow (V2 bundle) checkpoint, without TensorFlow.
-
-    Parameters
-    ----------
-    prefix : path
-        The checkpoint prefix: ``<prefix>.index`` and ``<prefix>.data-00000-of-00001``
-        must exist (for musicnn's folders the prefix is the folder itself plus ``/``,
-        i.e. files named ``.index`` and ``.data-00000-of-00001`` inside it).
-
-    Returns
-    -------
-    dict of variable name -> np.ndarray
-        Names as TensorFlow stores them (e.g. ``'conv2d/kernel'``); string tensors
-        are skipped.
-
-    Raises
-    ------
-    MerError
-        Missing files or anything that is not an uncompressed single-shard bundle.
-    """
-    prefix = str(prefix)
-    index_path, data_path = Path(prefix + ".index"), Path(prefix + ".data-00000-of-00001")
-    for p in (index_path, data_path):
-        if not p.is_file():
-            raise MerError("checkpoint file not found", p)
-    index = index_path.read_bytes()
-    data = data_path.read_bytes()
-    try:
-        if struct.unpack_from("<Q", index, len(index) - 8)[0] != _TABLE_MAGIC:
-            raise ValueError("not a TensorFlow checkpoint index (bad magic number)")
-        footer = index[-48:]
-        _, pos = _varint(footer, 0)  # metaindex handle: offset, size
-        _, pos = _varint(footer, pos)
-        idx_offset, pos = _varint(footer, pos)
-        idx_size, pos = _varint(footer, pos)
-        tensors = {}
-        for _, handle in _block_entries(index, idx_offset, idx_size):
-            off, p = _varint(handle, 0)
-            size, _ = _varint(handle, p)
-            for key, value in _block_entries(index, off, size):
-                if not key:  # the bundle header
-                    continue
-                fields = dict(_proto_fields(value))
-                dtype = _TF_DTYPES.get(fields.get(1, 0))
-                if dtype is None:
-                    continue
-                shape = [dict(_proto_fields(d)).get(1, 0) for f, d in _proto_fields(fields.get(2, b"")) if f == 2]
-                if fields.get(3, 0) != 0:
-                    raise ValueError("multi-shard checkpoints are not supported")
-                start, n = fields.get(4, 0), fields.get(5, 0)
-                tensors[key.decode()] = np.frombuffer(data[start : start + n], dtype=dtype).reshape(shape).copy()
-    except (ValueError, IndexError, struct.error) as exc:
-        raise MerError(f"cannot read TensorFlow checkpoint ({exc})", index_path) from None
-    return tensors
-
-
-def _tf_layer_names() -> dict[str, str]:
-    """TF layer name -> this module's parameter prefix, in ``build_musicnn``'s creation order."""
-    names = {"batch_normalization": "input_bn"}
-    convs = ["timbral.0", "timbral.1", "temporal.0", "temporal.1", "temporal.2", "mid.0", "mid.1", "mid.2"]
-    bns = ["timbral_bn.0", "timbral_bn.1", "temporal_bn.0", "temporal_bn.1", "temporal_bn.2",
-           "mid_bn.0", "mid_bn.1", "mid_bn.2", "pool_bn", "dense_bn"]
-    for i, c in enumerate(convs):
-        names["conv2d" if i == 0 else f"conv2d_{i}"] = c
-    for i, b in enumerate(bns, start=1):
-        names[f"batch_normalization_{i}"] = b
-    names["dense"], names["dense_1"] = "dense", "out"
-    return names
-
-
-def convert_tf_variables(variables: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    """musicnn's TF variables -> a :class:`Musicnn` ``state_dict`` (float32).
-
-    Layout changes: 2-D conv kernels (kh, kw, in, out) -> (out, in, kh, kw); the
-    mid-end's (7, C, 1, out) kernels, 2-D convolutions spanning all C channels, ->
-    1-D (out, C, 7); dense (in, out) -> (out, in); batch-norm gamma / beta /
-    moving_mean / moving_variance -> weight / bias / running_mean / running_var.
-    Optimiser slots (``.../Adam``) and other extra variables are ignored.
-
-    Raises
-    ------
-    MerError
-        A variable the architecture needs is missing or has the wrong shape.
-    """
-    layer = _tf_layer_names()
-    bn_names = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
-    state = {}
-    for raw_name, value in variables.items():
-        name = raw_name.split(":")[0]
-        parts = name.split("/")
-        if len(parts) != 2 or parts[0] not in layer:
-            continue
-        prefix, leaf = layer[parts[0]], parts[1]
-        a = np.asarray(value, dtype=np.float32)
-        if leaf in bn_names:
-            state[f"{prefix}.{bn_names[leaf]}"] = a
-        elif leaf == "kernel" and a.ndim == 4 and prefix.startswith("mid"):
-            state[f"{prefix}.weight"] = a[:, :, 0, :].transpose(2, 1, 0)
-        elif leaf == "kernel" and a.ndim == 4:
-            state[f"{prefix}.weight"] = a.transpose(3, 2, 0, 1)
-        elif leaf == "kernel" and a.ndim == 2:
-            state[f"{prefix}.weight"] = a.T
-        elif leaf == "bias":
-            state[f"{prefix}.bias"] = a
-    reference = Musicnn().state_dict()
-    out = {}
-    for key, ref in reference.items():
-        if key.endswith("num_batches_tracked"):
-            out[key] = ref
-            continue
-        if key not in state:
-            raise MerError(f"checkpoint lacks the variable for '{key}'")
-        if tuple(state[key].shape) != tuple(ref.shape):
-            raise MerError(f"'{key}': checkpoint shape {state[key].shape} != expected {tuple(ref.shape)}")
-        out[key] = torch.from_numpy(np.ascontiguousarray(state[key]))
-    return out
-
-
-def convert_checkpoint(prefix: str | PathLike, out: str | PathLike, half: bool = True) -> dict:
-    """Convert a musicnn TF checkpoint into a :class:`Musicnn` weights file, once.
-
-    ::
-
-        pip download musicnn==0.1.0 --no-deps && unzip musicnn-0.1.0-py3-none-any.whl -d musicnn-wheel
-        python -c "from mer.features.embeddings import convert_checkpoint as c; \\
-                   c('musicnn-wheel/musicnn/MSD_musicnn/', 'src/mer/resources/msd_musicnn.pt')"
-
-    Parameters
-    ----------
-    prefix : path
-        Checkpoint prefix (see :func:`read_tf_checkpoint`).
-    out : path
-        Output file, written atomically: a ``torch.save`` dict of tensors only, which
-        ``torch.load(..., weights_only=True)`` reads without unpickling code.
-    half : bool
-        Store float16 (half the size; outputs differ from float32 by < 0.01 in tag
-        probability on real music).
-
-    Returns
-    -------
-    dict
-        ``n_params`` and ``bytes`` written.
-    """
-    import io
-
-    state = convert_tf_variables(read_tf_checkpoint(prefix))
-    if half:
-        state = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    write_bytes(out, buf.getvalue())
-    return {"n_params": int(sum(v.numel() for k, v in state.items() if v.is_floating_point())),
-            "bytes": len(buf.getvalue())}
-
-
-def load_musicnn(path: str | PathLike | None = None) -> "Musicnn":
-    """A :class:`Musicnn` in eval mode (float32) with converted weights.
-
-    Parameters
-    ----------
-    path : path, optional
-        A file written by :func:`convert_checkpoint`; default the shipped MSD weights.
-
-    Raises
-    ------
-    MerError
-        Missing or unreadable file, or weights of another architecture.
-    """
-    path = Path(path) if path is not None else DEFAULT_WEIGHTS
-    if not path.is_file():
-        raise MerError("musicnn weights not found", path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model = Musicnn()
-        model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, KeyError... on foreign files
-        raise MerError(f"cannot load musicnn weights ({' '.join(str(exc).split())[:200]})", path) from None
-    return model.eval()
 
 
 # ---------------------------------------------------------------------------
@@ -560,6 +202,10 @@ def embed(y: np.ndarray, sr: int, model: "Musicnn | None" = None, patch_hop: int
     MusicnnOutput of np.ndarray
         Each (n_patches, width), float32.
     """
+    import torch
+
+    from mer.features.musicnn import MusicnnOutput, load_musicnn
+
     model = model if model is not None else load_musicnn()
     P = patches(musicnn_input(y, sr), hop=patch_hop)
     outs = []
@@ -618,6 +264,8 @@ def clip_embedding(y: np.ndarray, sr: int, config: EmbeddingConfig | None = None
 @functools.lru_cache(maxsize=4)
 def _cached_model(path: str) -> "Musicnn":
     # one load per process and weights file: batch extraction calls this once per clip
+    from mer.features.musicnn import load_musicnn
+
     return load_musicnn(path)
 
 
@@ -747,6 +395,10 @@ def embed_stream(blocks, config: EmbeddingConfig | None = None, *, model: "Music
     -------
     np.ndarray, shape (len(embedding_names(config)),), float32
     """
+    import torch
+
+    from mer.features.musicnn import MusicnnOutput
+
     c = config or EmbeddingConfig()
     model = model if model is not None else _cached_model(str(weights_path(c)))
     stats = PatchStatistics(c)
@@ -816,3 +468,14 @@ def embed_long_file(path, config: EmbeddingConfig | None = None, *, chunk_patche
 embed_signal.long_track = embed_long_file
 
 
+def __getattr__(name: str):
+    # the network's names, reachable from here as before the split, loaded (with PyTorch) on first use
+    if name in _NETWORK_NAMES:
+        from mer.features import musicnn
+
+        return getattr(musicnn, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_NETWORK_NAMES = ("Musicnn", "MusicnnOutput", "load_musicnn", "read_tf_checkpoint", "convert_tf_variables",
+                  "convert_checkpoint", "_tf_layer_names")

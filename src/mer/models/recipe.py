@@ -51,6 +51,11 @@ def make_pipeline(k: int | str = 600, C: float = 0.005, *, random_state: int = 0
     ])
 
 
+def _weights(sample_weight, rows) -> dict:
+    """Fit parameters routing `sample_weight[rows]` to the pipeline's logistic regression."""
+    return {} if sample_weight is None else {"classify__sample_weight": np.asarray(sample_weight, float)[rows]}
+
+
 class EmotionClassifier(ClassifierMixin, BaseEstimator):
     """Standardise -> k best columns (ANOVA F) -> L2 logistic regression, k and C tuned inside.
 
@@ -91,8 +96,12 @@ class EmotionClassifier(ClassifierMixin, BaseEstimator):
     def _grid(v) -> list:
         return [v] if isinstance(v, (int, float, str)) else list(v)
 
-    def fit(self, X, y, groups=None) -> "EmotionClassifier":
-        """Fit on (n_clips, n_columns) inputs and labels; `groups` keeps artists together inside."""
+    def fit(self, X, y, groups=None, sample_weight=None) -> "EmotionClassifier":
+        """Fit on (n_clips, n_columns) inputs and labels; `groups` keeps artists together inside.
+
+        `sample_weight`, shape (n_clips,), weighs each clip in the logistic regression
+        (e.g. how reliable its label is), in the inner tuning as in the final fit.
+        """
         from sklearn.metrics import f1_score
 
         check_scalar(self.inner_folds, "inner_folds", numbers.Integral, min_val=2)
@@ -110,12 +119,14 @@ class EmotionClassifier(ClassifierMixin, BaseEstimator):
                 for C in Cs:
                     scores = []
                     for f in folds:
-                        m = make_pipeline(k, C, random_state=self.random_state).fit(X[f.train], y[f.train])
+                        m = make_pipeline(k, C, random_state=self.random_state).fit(
+                            X[f.train], y[f.train], **_weights(sample_weight, f.train))
                         scores.append(f1_score(y[f.test], m.predict(X[f.test]), average="macro"))
                     self.inner_scores_[(k, C)] = float(np.mean(scores))
             best = max(self.inner_scores_, key=self.inner_scores_.get)
         self.best_params_ = {"k": best[0], "C": best[1]}
-        self.pipeline_ = make_pipeline(best[0], best[1], random_state=self.random_state).fit(X, y)
+        self.pipeline_ = make_pipeline(best[0], best[1], random_state=self.random_state).fit(
+            X, y, **_weights(sample_weight, slice(None)))
         self.classes_ = self.pipeline_.classes_
         return self
 
