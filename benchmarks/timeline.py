@@ -10,24 +10,38 @@ never in the repository) of the real 4Q clips of that format one after another
 gives (model loading and process start included). It prints peak RSS, CPU seconds, CPU
 seconds per minute of audio and windows analysed; without the data it skips.
 
-Measured on 2026-11-30 (2 shared cores, another job running; ``--threads 1``, 10-s windows
-every 5 s, median smoothing; ``python benchmarks/timeline.py --minutes 1 10``, then
-``--minutes 60``):
+Measured on 2026-11-30 (2 shared cores, load average 5-9 from other jobs, so CPU seconds
+are inflated and noisy; ``--threads 1``, 10-s windows every 5 s, median smoothing;
+``python benchmarks/timeline.py --minutes 1 10 60``). Before: every window embedded its own
+samples (musicnn on 3 patches per window and model, a log-mel per model; the same code
+run from ``git archive HEAD``, ``PYTHONPATH=<that>/src``, 1 and 10 minutes; 60 minutes from
+the previous note). After: the musicnn outputs of every 3-s patch computed once per track
+(one log-mel for both models) and pooled per window
+(:mod:`mer.features.patch_stream`):
 
-=========  ============  ========  ===========  =========
-minutes    peak RSS MiB  CPU-s     CPU-s / min  windows
-=========  ============  ========  ===========  =========
-1          767           13.0      13.0         11
-10         779           44.9      4.5          119
-60         780           218.5     3.6          719
-=========  ============  ========  ===========  =========
+=========  ====================  ========================  ===========
+minutes    peak RSS MiB          CPU-s / min of audio      windows
+           before -> after       before -> after
+=========  ====================  ========================  ===========
+1          632 -> 662            11.7 -> 13.2              11
+10         682 -> 665            5.85 -> 4.37              119
+60         780 -> 691            3.6 -> 3.50               719
+=========  ====================  ========================  ===========
 
-The peak does not grow with the length (10 min / 1 min: 1.01; 60 min: 780 MiB): the
-track is streamed, one window plus a decoded block per sample rate in memory. Per minute
-of audio, a long track costs about what ``mer predict`` does on it (4.3 CPU-s / min on 10
-minutes with a thread budget of 2, ``benchmarks/long_track.py``), although every second
-is analysed twice (windows overlap by half); the 1-minute figure is mostly process start
-and loading the models.
+With the default 2-s hop (``--hop 2``; 2.5 times the windows, each described from its own
+samples): 13.2 / 6.54 / 5.07 CPU-s per minute of audio for 1 / 10 / 60 minutes, peak RSS
+627 / 629 / 933 MiB (26 / 296 / 1796 windows); a second 60-minute run: 4.64 CPU-s per
+minute, 790 MiB. Under 1 GB, but the 60-minute peak varies between runs and sits above the
+short tracks'; an in-process 20-minute run held a steady 540 MiB over windows 100-596
+(tracemalloc: no Python-heap growth), its 760 MiB peak coming from the patch pass.
+
+At a 5-s hop the peak does not grow with the length (60 min / 1 min: 1.04). The 1-minute figure is
+mostly process start and loading the models. What is left per minute of audio (cProfile
+of a 2-minute track): ~60 % musicnn on the 20 patches of a minute, two models (no longer
+repeated per window), ~38 % the descriptors of each window (12 windows a minute at a 5-s
+hop; each window is described from its own samples), the rest decoding, quality facts
+and the classifier. So the issue's aim of 1.5 CPU-s per minute is not reached: the two
+musicnn models alone cost more than that on one thread here.
 """
 
 from __future__ import annotations

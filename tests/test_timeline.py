@@ -43,7 +43,8 @@ def _synthetic_track(path):
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory, model):
     path = _synthetic_track(tmp_path_factory.mktemp("tl") / "track.wav")
-    return path, timeline(path, model=model)
+    # settings given explicitly: the figures below count windows of these, whatever the defaults
+    return path, timeline(path, model=model, window=10.0, hop=5.0, smooth="median", smooth_width=3)
 
 
 def test_windows_cover_the_track_in_order(synthetic):
@@ -208,7 +209,7 @@ def test_cli_bad_files_listed_good_one_written(tmp_path):
     missing = tmp_path / "missing.wav"
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["timeline", str(missing), str(junk), str(good), "--out", str(out),
-                                   "--format", "csv", "--quiet"])
+                                   "--format", "csv", "--quiet", "--hop", "5"])
     assert res.exit_code == 3, res.output
     assert "2 file(s) failed" in res.output
     lines = [line for line in res.output.splitlines() if "missing.wav" in line or "junk.mp3" in line]
@@ -223,3 +224,88 @@ def test_cli_rejects_bad_settings_in_one_line(tmp_path):
 
     res = CliRunner().invoke(app, ["timeline", str(tmp_path / "x.wav"), "--hop", "20", "--window", "10"])
     assert res.exit_code == 1 and res.output.count("error:") == 1 and "hop" in res.output
+
+
+def test_hmm_smoothing_removes_a_blip_keeps_a_change_and_sums_to_one():
+    a, b = [0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1]
+    blip = np.array([a] * 4 + [b] + [a] * 4)
+    S = smooth_probabilities(blip, method="hmm", switch_prob=0.1)
+    assert np.allclose(S.sum(axis=1), 1.0, atol=1e-12)
+    assert (S.argmax(axis=1) == 0).all()
+    step = np.array([a] * 4 + [b] * 4)
+    assert list(smooth_probabilities(step, method="hmm", switch_prob=0.1).argmax(axis=1)) == [0] * 4 + [1] * 4
+    # a near-certain switch keeps the model's own answer window by window
+    assert list(smooth_probabilities(blip, method="hmm", switch_prob=0.74).argmax(axis=1)) == list(blip.argmax(1))
+    with pytest.raises(MerError, match="switch"):
+        smooth_probabilities(blip, method="hmm", switch_prob=0.0)
+
+
+def test_cli_defaults_are_the_workflow_defaults():
+    import inspect
+
+    from mer.apps.cli import timeline as cli
+    from mer.workflows import timeline as wf
+
+    for name in ("WINDOW", "HOP", "SMOOTH", "WIDTH", "SWITCH_PROB"):
+        assert getattr(cli, f"DEFAULT_{name}") == getattr(wf, f"DEFAULT_{name}"), name
+    params = inspect.signature(wf.timeline).parameters
+    assert (params["window"].default, params["hop"].default, params["smooth"].default,
+            params["smooth_width"].default) == (wf.DEFAULT_WINDOW, wf.DEFAULT_HOP, wf.DEFAULT_SMOOTH, wf.DEFAULT_WIDTH)
+
+
+def test_shared_patches_pool_like_the_clip_embedding(fourq_clips, model):
+    from mer.audio.decode import load
+    from mer.features.embeddings import EmbeddingConfig, embed_signal
+    from mer.features.patch_stream import stream_patch_outputs
+
+    y = load(min(fourq_clips.values()), sr=16000)
+    configs = [c for _, c in model.inputs if isinstance(c, EmbeddingConfig)]
+    assert len(configs) == 2  # the recipe reads the MSD and the MTT model
+    whole = stream_patch_outputs([y], configs)
+    blocks = stream_patch_outputs([y[i: i + 7001] for i in range(0, len(y), 7001)], configs, chunk_patches=3)
+    assert len(whole.centres_s) == len(blocks.centres_s) == 10
+    for c in configs:
+        assert np.abs(whole.outputs[c] - blocks.outputs[c]).max() <= 1e-4  # blocks and chunks change nothing
+        want = embed_signal(y, c)
+        assert np.abs(whole.embedding(c, 0.0, len(y) / 16000) - want).max() <= 1e-4 * max(1.0, np.abs(want).max())
+    # a 10-s window pools the patches centred in it: 10 s hold 3 or 4 of the 2.992-s patches
+    assert [len(whole.window_indices(t, t + 10.0)) for t in (0.0, 5.0, 10.0, 15.0, 20.0)] == [3, 3, 4, 3, 3]
+
+
+def test_window_spans_are_the_windows_timeline_makes(synthetic):
+    from mer.workflows.timeline import window_spans
+
+    _, tl = synthetic
+    got = np.array(window_spans(tl.duration_s, window=10.0, hop=5.0))
+    assert np.allclose(got, [(w.start_s, w.end_s) for w in tl.windows], atol=1e-6)
+    for duration, hop in ((30.06, 5.0), (30.06, 2.0), (9.0, 2.0), (61.0, 2.0)):
+        spans = window_spans(duration, window=10.0, hop=hop)
+        assert len(spans) == expected_windows(duration, window=10.0, hop=hop)
+        assert spans[0][0] == 0.0 and spans[-1][1] == pytest.approx(duration)
+
+
+def test_study_training_windows_and_boundary_scoring():
+    from mer.study.windows import boundary_errors, clip_spans
+
+    spans = clip_spans(30.06, window=10.0, hop=5.0)  # 5 windows, the last moved to end with the clip
+    assert np.allclose(spans, [(0, 10), (5, 15), (10, 20), (15, 25), (20.06, 30.06)], atol=1e-9)
+    assert clip_spans(8.0, window=10.0, hop=5.0) == [(0.0, 8.0)]
+    errors, spurious, missed = boundary_errors([31.0, 70.0], [30.0, 60.0, 90.0])
+    assert errors == pytest.approx([1.0, 10.0, 20.0]) and spurious == 1 and missed == 2
+    errors, spurious, missed = boundary_errors([], [30.0])
+    assert errors == [float("inf")] and spurious == 0 and missed == 1
+
+
+def test_hmm_timeline_takes_the_quadrant_from_the_chain_and_valence_from_the_median():
+    from mer.workflows.timeline import Window, apply_smoothing
+
+    a, b = [0.55, 0.25, 0.1, 0.1], [0.25, 0.55, 0.1, 0.1]
+    raw = [a] * 5 + [b] + [a] * 5
+    windows = [Window(2.0 * i, 2.0 * i + 10, None, None, dict(zip(QUADRANTS, r)), None, None) for i, r in enumerate(raw)]
+    apply_smoothing(windows, QUADRANTS, method="hmm", width=3, switch_prob=0.05)
+    median = smooth_probabilities(np.array(raw), method="median", width=3)
+    for w, row in zip(windows, median):
+        assert w.quadrant == "Q1"
+        assert [w.probabilities[q] for q in QUADRANTS] == pytest.approx(list(row), abs=1e-12)
+        assert w.valence == pytest.approx(row[0] + row[3] - row[1] - row[2], abs=1e-12)
+    assert max(abs(w.valence) for w in windows) < 0.5  # graded, not pinned to a corner as the posterior is

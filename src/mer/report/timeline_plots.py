@@ -37,9 +37,10 @@ def _time_panel(ax, tl: dict, live: list[dict]) -> None:
     handles += [mpatches.Patch(color=c, alpha=0.4, label=q) for q, c in QUADRANT_COLOURS.items()]
     ax.legend(handles=handles, fontsize=7, loc="upper right", ncol=3)
     smoothing = tl["settings"]["smoothing"]
+    detail = {"none": "", "median": f" ({smoothing['width']} windows)",
+              "hmm": f" (switch {smoothing.get('switch_prob', 0):g}, median {smoothing['width']})"}
     ax.set_title(f"windows of {tl['settings']['window_s']:g} s every {tl['settings']['hop_s']:g} s, "
-                 f"smoothing {smoothing['method']}" + (f" ({smoothing['width']})" if smoothing["method"] != "none"
-                                                       else ""), fontsize=9)
+                 f"smoothing {smoothing['method']}{detail.get(smoothing['method'], '')}", fontsize=9)
 
 
 def _circumplex_panel(ax, live: list[dict]) -> None:

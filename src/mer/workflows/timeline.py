@@ -1,23 +1,77 @@
 """Emotion over time: a trained model applied to overlapping windows of a whole track.
 
-A track is decoded block by block (:func:`mer.audio.decode.stream`, one stream per sample
-rate the model reads), so memory stays bounded by a window plus a decoded block however
-long the track is. Each window of ``window`` seconds, every ``hop`` seconds, gets:
+A track is decoded block by block (:func:`mer.audio.decode.stream`), once per sample rate
+the model reads, so memory stays bounded however long the track is. The expensive work is
+shared by overlapping windows: a first pass over the 16-kHz stream computes the musicnn
+outputs of every 3-s patch of the track once, for both models of the recipe's inputs
+(:func:`mer.features.patch_stream.stream_patch_outputs`, one log-mel per patch for both);
+a second pass over the descriptor rate cuts the windows. Each window of ``window``
+seconds, every ``hop`` seconds, gets:
 
 * the reliability facts and flags of :mod:`mer.audio.quality` (a ``silent`` window gets no
   quadrant, probabilities or valence / arousal, and smoothing and sections skip it);
-* the model's quadrant probabilities from the window's own samples, computed exactly as
-  :func:`mer.extraction.inputs.clip_inputs` computes a clip's inputs (one block per entry
-  of the recipe model's ``inputs``, concatenated in that order); a window covering a whole
-  30-s clip gives the probabilities of :func:`mer.workflows.predict.predict_files`;
+* the model's quadrant probabilities from its input row (:func:`window_inputs`, the blocks
+  of the recipe model's ``inputs`` in order): the window's own descriptors, and for each
+  musicnn block the mean and std of the patches whose centre lies in the window (3 or 4
+  patches in 10 s). A window covering a whole 30-s clip pools all its patches and gives
+  the probabilities of :func:`mer.workflows.predict.predict_files` (within 1e-4);
 * valence and arousal from the probabilities (:func:`mer.core.labels.valence_arousal`).
 
+The default model is the shipped *window model* (``mer/resources/window.mer``,
+:func:`load_timeline_model`): the clip model's recipe (descriptors + musicnn MSD & MTT ->
+standardise -> ANOVA-F top 600 -> L2 logistic regression, C = 0.01) trained on 10-s windows
+every 5 s cut from the 540 4q-dev clips, a window inheriting its clip's label
+(``python -m mer.study.windows --jobs 2 --save-model src/mer/resources/window.mer``; figures
+in its card). Under 5-fold artist-grouped CV x 3 repeats (windows follow their clip, so
+all windows of a clip are in one fold), window-level macro-F1 0.719 +- 0.029; a clip's
+windows averaged (mean probability): clip-level macro-F1 0.752 +- 0.037, against
+0.753 +- 0.038 for the same recipe trained on whole clips on the same folds (difference
+-0.001 +- 0.021; better on 5 of 15 folds). Not better, so the clip model stays the
+default of ``mer predict`` and the window model is used here.
+
 Smoothing (``smooth``) is applied to the probabilities of the non-silent windows in time
-order, then renormalised to sum to 1: ``"median"`` (default) is a running median of each
-quadrant's probability over ``smooth_width`` windows (3: a window and its two neighbours,
-edges repeated), which removes one-window blips and keeps real changes sharp; ``"none"``
-keeps the model's output. Every window keeps its raw probabilities too, and the settings
-are in the result (``settings.smoothing``).
+order; each row sums to 1 after it. ``"hmm"`` (default) gives each window the quadrant
+most probable under the posterior of a hidden quadrant that changes between consecutive
+windows with probability ``switch_prob`` (0.05 by default), the windows' probabilities
+taken as likelihoods (forward-backward); its reported probabilities, valence and arousal
+are the running median (posteriors of a sticky chain are nearly one-hot, which would pin
+valence / arousal to the corners). ``"median"`` is a running median of each quadrant's
+probability over ``smooth_width`` windows, renormalised, quadrant its argmax; ``"none"``
+keeps the model's output. Every window
+keeps its raw probabilities too, and the settings are in the result
+(``settings.smoothing``).
+
+Defaults chosen on held-out medleys (``python -m mer.study.windows``): for each of the 5
+folds of the first CV repeat, 2 sequences of 3-6 of that fold's test clips (consecutive
+quadrants differ, all artists different), each played plain and with 2-s crossfades (20
+medleys, 102 clips, 82 joins, 50 min), analysed with that fold's window model, which never
+saw them. Measured per setting: the mean share of each clip's span whose quadrant equals
+the clip's label / the window model's clip-level prediction for that clip; the distance of
+each true join to the nearest detected section boundary over the 68 joins between clips
+with different clip-level predictions (the others cannot show), median / p90 / missed
+(> 5 s); spurious boundaries (> 5 s from every join) per minute:
+
+=====================  =====  =====  ===========  ==============
+10-s windows           label  pred   joins med /  spurious / min
+                                     p90 s, missed
+=====================  =====  =====  ===========  ==============
+hop 2, none            0.689  0.832  1.9 / 4.2, 3  2.02
+hop 2, median 3        0.688  0.841  2.1 / 5.0, 6  1.25
+hop 2, median 5        0.688  0.856  2.1 / 5.0, 6  0.93
+hop 2, hmm 0.02        0.702  0.914  2.3 / 5.1, 7  0.14
+**hop 2, hmm 0.05**    0.697  0.912  2.3 / 5.1, 7  0.18
+hop 2, hmm 0.1         0.676  0.894  2.3 / 5.1, 7  0.40
+hop 5, none            0.690  0.818  2.4 / 3.9, 4  1.41
+hop 5, median 3        0.696  0.846  2.5 / 4.6, 6  0.71
+hop 5, median 5        0.697  0.856  2.5 / 6.8, 9  0.63
+hop 5, hmm 0.05        0.695  0.891  2.6 / 7.5, 13 0.24
+hop 5, hmm 0.1         0.698  0.898  2.6 / 7.5, 12 0.24
+=====================  =====  =====  ===========  ==============
+
+A 2-s hop with HMM smoothing (p = 0.05) agrees best with the clips' own predictions and
+puts a spurious boundary every 5.5 minutes instead of every 1.4 (median 3 at a 5-s hop,
+the former default), at the price of 4 more missed joins of 68 than no smoothing. A 2-s
+hop costs 2.5 times the descriptor work of a 5-s hop (``benchmarks/timeline.py``).
 
 Each window *owns* the part of the track nearer to its centre than to its neighbours'
 (the first from 0 s, the last to the end), so the owned spans tile the track whatever the
@@ -44,14 +98,22 @@ from mer.audio.quality import QualityConfig, facts_dict, flags, measure
 from mer.core.errors import MerError
 from mer.core.labels import QUADRANTS, valence_arousal
 from mer.features.descriptors import DescriptorConfig, describe
-from mer.features.embeddings import embed_signal
+from mer.features.embeddings import EmbeddingConfig, embed_signal
+from mer.features.patch_stream import PatchOutputs, stream_patch_outputs
 from mer.models.modelfile import TrainedModel
 
 #: Version tag of :meth:`Timeline.to_dict`; bumped when a key changes meaning or goes away.
 SCHEMA = "mer.timeline/1"
 
 #: Smoothing methods :func:`timeline` accepts.
-SMOOTHING = ("median", "none")
+SMOOTHING = ("median", "hmm", "none")
+
+#: Defaults of :func:`timeline` and ``mer timeline`` (chosen on held-out medleys, see the module docstring).
+DEFAULT_WINDOW = 10.0
+DEFAULT_HOP = 2.0
+DEFAULT_SMOOTH = "hmm"
+DEFAULT_WIDTH = 3
+DEFAULT_SWITCH_PROB = 0.05
 
 #: Length in seconds of the opening and closing parts the summary describes separately.
 EDGE_SECONDS = 30.0
@@ -254,7 +316,8 @@ def _signal_streams(y: np.ndarray, sr: int, rates: Iterable[int]) -> dict[int, l
 # ---------------------------------------------------------------------------
 
 
-def window_inputs(model: TrainedModel, signals: dict[int, np.ndarray]) -> np.ndarray:
+def window_inputs(model: TrainedModel, signals: dict[int, np.ndarray], *, shared: PatchOutputs | None = None,
+                  span: tuple[float, float] | None = None) -> np.ndarray:
     """The recipe model's input row for one window, as :func:`mer.extraction.inputs.clip_inputs` builds it.
 
     Parameters
@@ -263,6 +326,12 @@ def window_inputs(model: TrainedModel, signals: dict[int, np.ndarray]) -> np.nda
         A recipe model (``model.inputs`` lists its blocks).
     signals : dict of int -> np.ndarray
         The window's mono samples at each rate a block reads (``config.sr`` Hz).
+    shared : PatchOutputs, optional
+        The track's musicnn patch outputs (:func:`mer.features.patch_stream.stream_patch_outputs`):
+        embedding blocks pool the patches centred in `span` instead of embedding the
+        window's samples again (needed then: the 16-kHz signal is not).
+    span : (float, float), optional
+        The window's start and end in s, with `shared`.
 
     Returns
     -------
@@ -270,32 +339,43 @@ def window_inputs(model: TrainedModel, signals: dict[int, np.ndarray]) -> np.nda
     """
     parts = []
     for _, config in model.inputs:
-        fn = describe if isinstance(config, DescriptorConfig) else embed_signal
-        parts.append(fn(signals[config.sr], config))
+        if isinstance(config, DescriptorConfig):
+            parts.append(describe(signals[config.sr], config))
+        elif shared is not None:
+            parts.append(shared.embedding(config, *span))
+        else:
+            parts.append(embed_signal(signals[config.sr], config))
     return np.concatenate(parts).astype(np.float32)[None, :]
 
 
 def _analyse(model: TrainedModel, t0: float, t1: float, signals: dict[int, np.ndarray],
-             qconfig: QualityConfig) -> Window:
+             qconfig: QualityConfig, shared: PatchOutputs | None) -> Window:
     facts = facts_dict(measure(signals[qconfig.sr], qconfig))
     fl = flags(facts, qconfig)
     if "silent" in fl:
         return Window(t0, t1, None, None, None, None, None, fl, facts)
-    p = model.predict_proba(window_inputs(model, signals))[0]
+    p = model.predict_proba(window_inputs(model, signals, shared=shared, span=(t0, t1)))[0]
     probs = {lab: float(v) for lab, v in zip(model.labels, p)}
     return Window(t0, t1, None, None, probs, None, None, fl, facts)
 
 
-def smooth_probabilities(P: np.ndarray, *, method: str = "median", width: int = 3) -> np.ndarray:
+def smooth_probabilities(P: np.ndarray, *, method: str = "median", width: int = 3,
+                         switch_prob: float = 0.1) -> np.ndarray:
     """Smoothed probabilities of consecutive windows (see the module docstring).
 
     Parameters
     ----------
     P : np.ndarray, shape (n_windows, n_labels)
         Rows sum to 1, in time order.
-    method : ``"median"`` or ``"none"``
+    method : ``"median"``, ``"hmm"`` or ``"none"``
+        ``"median"``: running median of each column over `width` windows, renormalised.
+        ``"hmm"``: posterior marginals (forward-backward) of a hidden quadrant that changes
+        from one window to the next with probability `switch_prob` (to any other label
+        alike), the rows of `P` taken as scaled likelihoods.
     width : int >= 1
         Windows in the running median (odd; an even width is taken as the next odd one).
+    switch_prob : float in (0, 1)
+        For ``"hmm"``: the probability of a change between consecutive windows.
 
     Returns
     -------
@@ -305,24 +385,56 @@ def smooth_probabilities(P: np.ndarray, *, method: str = "median", width: int = 
     from scipy.ndimage import median_filter
 
     P = np.asarray(P, dtype=np.float64)
-    if method == "none" or len(P) < 2 or width <= 1:
-        return P.copy()
-    if method != "median":
+    if method not in SMOOTHING:
         raise MerError(f"unknown smoothing '{method}' (use {', '.join(SMOOTHING)})")
+    if method == "none" or len(P) < 2 or (method == "median" and width <= 1):
+        return P.copy()
+    if method == "hmm":
+        return _forward_backward(P, switch_prob)
     S = median_filter(P, size=(width | 1, 1), mode="nearest")
     total = S.sum(axis=1, keepdims=True)
     # a median of each column can sum to 0 only where every column's median is 0: keep the raw row then
     return np.where(total > 0, S / np.where(total > 0, total, 1.0), P)
 
 
-def _apply_smoothing(windows: list[Window], labels: tuple[str, ...], method: str, width: int) -> None:
+def _forward_backward(P: np.ndarray, switch_prob: float) -> np.ndarray:
+    """Posterior marginals of a sticky hidden label given per-window probabilities, shape as `P`."""
+    if not 0 < switch_prob < 1:
+        raise MerError(f"switch probability must be in (0, 1), got {switch_prob}")
+    n, k = P.shape
+    T = np.full((k, k), switch_prob / (k - 1))
+    np.fill_diagonal(T, 1.0 - switch_prob)
+    E = np.clip(P, 1e-9, None)
+    alpha, beta = np.empty_like(E), np.ones_like(E)
+    alpha[0] = E[0] / E[0].sum()
+    for t in range(1, n):  # normalised at every step: no underflow on long tracks
+        a = (alpha[t - 1] @ T) * E[t]
+        alpha[t] = a / a.sum()
+    for t in range(n - 2, -1, -1):
+        b = T @ (E[t + 1] * beta[t + 1])
+        beta[t] = b / b.sum()
+    post = alpha * beta
+    return post / post.sum(axis=1, keepdims=True)
+
+
+def apply_smoothing(windows: list[Window], labels: tuple[str, ...], *, method: str = "median", width: int = 3,
+                    switch_prob: float = 0.1) -> None:
+    """Set each non-silent window's smoothed probabilities, quadrant, valence and arousal from its raw ones.
+
+    With ``"hmm"`` the quadrant is the argmax of the HMM posterior, while the probabilities
+    (and so valence and arousal) are the running median of `width` windows: posteriors of a
+    sticky chain are nearly one-hot after a few windows, which would pin valence and arousal
+    to the quadrants' corners.
+    """
     live = [w for w in windows if not w.silent]
     if not live:
         return
     P = np.array([[w.raw_probabilities[lab] for lab in labels] for w in live])
-    for w, row in zip(live, smooth_probabilities(P, method=method, width=width)):
+    S = smooth_probabilities(P, method="median" if method == "hmm" else method, width=width)
+    Q = smooth_probabilities(P, method="hmm", switch_prob=switch_prob) if method == "hmm" else S
+    for w, row, q in zip(live, S, Q):
         w.probabilities = {lab: float(v) for lab, v in zip(labels, row)}
-        w.quadrant = labels[int(np.argmax(row))]
+        w.quadrant = labels[int(np.argmax(q))]
         w.valence, w.arousal = valence_arousal(w.probabilities)
 
 
@@ -435,7 +547,8 @@ def summarise(windows: list[Window], secs: list[Section], duration: float, *,
 # ---------------------------------------------------------------------------
 
 
-def _check(model: TrainedModel, window: float, hop: float, smooth: str, smooth_width: int) -> None:
+def _check(model: TrainedModel, window: float, hop: float, smooth: str, smooth_width: int,
+           switch_prob: float) -> None:
     if model.kind != "recipe" or not model.inputs:
         raise MerError(f"timelines need a model reading per-clip inputs (a recipe model); {model.name} is a "
                        f"{model.kind} model")
@@ -447,10 +560,62 @@ def _check(model: TrainedModel, window: float, hop: float, smooth: str, smooth_w
         raise MerError(f"unknown smoothing '{smooth}' (use {', '.join(SMOOTHING)})")
     if smooth_width < 1:
         raise MerError(f"smoothing width must be at least 1 window, got {smooth_width}")
+    if not 0 < switch_prob < 1:
+        raise MerError(f"switch probability must be in (0, 1), got {switch_prob}")
 
 
-def timeline(source: str | PathLike | np.ndarray, *, model: TrainedModel, sr: int | None = None,
-             window: float = 10.0, hop: float = 5.0, smooth: str = "median", smooth_width: int = 3,
+def timeline_model_path() -> Path:
+    """The model timelines use by default: ``mer/resources/window.mer`` (trained on 10-s windows)."""
+    from mer.models.modelfile import default_model_path
+
+    return default_model_path().with_name("window.mer")
+
+
+def load_timeline_model(path: str | PathLike | None = None) -> TrainedModel:
+    """A model file, or the shipped window model (the shipped clip model where that one is missing)."""
+    from mer.workflows.predict import load_model
+
+    if path is None and timeline_model_path().is_file():
+        path = timeline_model_path()
+    return load_model(path)
+
+
+def _smoothing_settings(smooth: str, smooth_width: int, switch_prob: float) -> dict:
+    """What the result states about its smoothing (``settings.smoothing``)."""
+    if smooth == "hmm":  # the width is the running median of the probabilities reported beside the HMM quadrant
+        return {"method": "hmm", "width": smooth_width, "switch_prob": switch_prob}
+    return {"method": smooth, "width": smooth_width if smooth != "none" else 1}
+
+
+def _streams(source, sr: int | None, rates: Iterable[int]) -> dict[int, Iterable[np.ndarray]]:
+    """One block stream per rate: decoded from the file, or the signal resampled."""
+    if isinstance(source, np.ndarray):
+        if sr is None:
+            raise MerError("a signal needs its sample rate (sr=...)")
+        return _signal_streams(source, sr, rates)
+    return {r: audio.stream(Path(source), sr=r) for r in rates}
+
+
+def _analyse_all(model: TrainedModel, source, sr: int | None, qconfig: QualityConfig, window: float,
+                 hop: float, progress: Callable[[int], None] | None) -> list[Window]:
+    """Every window of the track, unsmoothed: musicnn patches once (a 16-kHz pass), then the windows."""
+    shared_configs = [c for _, c in model.inputs if isinstance(c, EmbeddingConfig)]
+    shared = None
+    if shared_configs:
+        (blocks,) = _streams(source, sr, [shared_configs[0].sr]).values()
+        shared = stream_patch_outputs(blocks, shared_configs)
+    rates = sorted({qconfig.sr} | {c.sr for _, c in model.inputs if not isinstance(c, EmbeddingConfig)})
+    windows: list[Window] = []
+    for t0, t1, signals in _windows(_streams(source, sr, rates), qconfig.sr, window, hop):
+        windows.append(_analyse(model, t0, t1, signals, qconfig, shared))
+        if progress is not None:
+            progress(1)
+    return windows
+
+
+def timeline(source: str | PathLike | np.ndarray, *, model: TrainedModel | None = None, sr: int | None = None,
+             window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP, smooth: str = DEFAULT_SMOOTH,
+             smooth_width: int = DEFAULT_WIDTH, switch_prob: float = DEFAULT_SWITCH_PROB,
              progress: Callable[[int], None] | None = None) -> Timeline:
     """Emotion over a whole track, window by window, in bounded memory.
 
@@ -459,17 +624,20 @@ def timeline(source: str | PathLike | np.ndarray, *, model: TrainedModel, sr: in
     source : path or np.ndarray of shape (n_samples,)
         An audio file (any format :func:`mer.audio.decode.load` reads), or a mono signal
         at `sr` Hz.
-    model : TrainedModel
-        A recipe model (:func:`mer.workflows.predict.load_model`, the shipped one by default).
+    model : TrainedModel, optional
+        A recipe model; default :func:`load_timeline_model` (the shipped window model).
     sr : int, optional
         Sample rate of a signal `source`, in Hz (required for a signal, ignored for a file).
     window : float > 0
-        Window length in s (default 10).
+        Window length in s (:data:`DEFAULT_WINDOW`; the window model was trained on 10-s windows).
     hop : float, 0 < hop <= window
-        Seconds between window starts (default 5: windows overlap by half).
-    smooth : ``"median"`` or ``"none"``
+        Seconds between window starts (:data:`DEFAULT_HOP`).
+    smooth : ``"median"``, ``"hmm"`` or ``"none"``
+        See :func:`smooth_probabilities` (:data:`DEFAULT_SMOOTH`).
     smooth_width : int >= 1
-        Windows in the running median.
+        Windows in the running median (:data:`DEFAULT_WIDTH`).
+    switch_prob : float in (0, 1)
+        For ``"hmm"``: probability of a change between consecutive windows (:data:`DEFAULT_SWITCH_PROB`).
     progress : callable, optional
         Called with 1 after each window.
 
@@ -482,34 +650,38 @@ def timeline(source: str | PathLike | np.ndarray, *, model: TrainedModel, sr: in
     MerError
         A bad file (naming it), a bad setting, or a model that does not read per-clip inputs.
     """
-    _check(model, window, hop, smooth, smooth_width)
+    model = model if model is not None else load_timeline_model()
+    _check(model, window, hop, smooth, smooth_width, switch_prob)
     qconfig = QualityConfig(sr=model.feature_config.sr)
-    rates = sorted({qconfig.sr} | {config.sr for _, config in model.inputs})
-    path = None
-    if isinstance(source, np.ndarray):
-        if sr is None:
-            raise MerError("a signal needs its sample rate (sr=...)")
-        streams = _signal_streams(source, sr, rates)
-    else:
-        path = Path(source)
-        streams = {r: audio.stream(path, sr=r) for r in rates}
-    windows: list[Window] = []
+    path = None if isinstance(source, np.ndarray) else Path(source)
     try:
-        for t0, t1, signals in _windows(streams, qconfig.sr, window, hop):
-            windows.append(_analyse(model, t0, t1, signals, qconfig))
-            if progress is not None:
-                progress(1)
+        windows = _analyse_all(model, source, sr, qconfig, window, hop, progress)
     except MerError as exc:
         raise exc.with_path(path) if path is not None else exc from None
     duration = windows[-1].end_s
-    _apply_smoothing(windows, model.labels, smooth, smooth_width)
+    apply_smoothing(windows, model.labels, method=smooth, width=smooth_width, switch_prob=switch_prob)
     secs = sections(windows, duration)
     return Timeline(path, model.name, duration, float(window), float(hop),
-                    {"method": smooth, "width": smooth_width if smooth != "none" else 1}, qconfig.sr, windows, secs,
+                    _smoothing_settings(smooth, smooth_width, switch_prob), qconfig.sr, windows, secs,
                     summarise(windows, secs, duration))
 
 
-def expected_windows(duration: float, *, window: float = 10.0, hop: float = 5.0) -> int:
+def window_spans(duration: float, *, window: float = 10.0, hop: float = 5.0) -> list[tuple[float, float]]:
+    """The (start, end) in s of the windows :func:`timeline` makes of `duration` s (for in-memory signals).
+
+    Windows every `hop` s while they fit, then one ending at the end when the last does
+    not (compared to 1e-9 s here, to the sample in :func:`timeline`).
+    """
+    if duration <= window:
+        return [(0.0, float(duration))]
+    n = int(np.floor((duration - window) / hop + 1e-9)) + 1
+    spans = [(k * hop, k * hop + window) for k in range(n)]
+    if spans[-1][1] < duration - 1e-9:
+        spans.append((duration - window, float(duration)))
+    return spans
+
+
+def expected_windows(duration: float, *, window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP) -> int:
     """How many windows :func:`timeline` makes of `duration` s (for progress bars; from a file header)."""
     if duration <= window:
         return 1

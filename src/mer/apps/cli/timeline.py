@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,6 +18,14 @@ from mer.apps.cli.options import (
 )
 from mer.apps.render import timeline_csv
 from mer.core.errors import MerError
+
+# the defaults of mer.workflows.timeline.timeline (DEFAULT_*), repeated here so that the command line
+# starts without importing torch; tests/test_timeline.py checks that they agree
+DEFAULT_WINDOW = 10.0
+DEFAULT_HOP = 2.0
+DEFAULT_SMOOTH = "hmm"
+DEFAULT_WIDTH = 3
+DEFAULT_SWITCH_PROB = 0.05
 
 TIMELINE_FORMATS = ("json", "csv")
 
@@ -52,12 +60,17 @@ def timeline_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the outputs (made if missing).")] = Path("."),
     fmt: Annotated[str, typer.Option("--format", "-f", help="json or csv (one row per window).")] = "json",
     plot: Annotated[bool, typer.Option("--plot", help="Also draw each timeline (PNG and SVG).")] = False,
-    window: Annotated[float, typer.Option("--window", help="Window length in seconds.")] = 10.0,
-    hop: Annotated[float, typer.Option("--hop", help="Seconds between window starts (at most the window).")] = 5.0,
-    smooth: Annotated[str, typer.Option("--smooth", help="median (running median of the probabilities) or none.")
-                      ] = "median",
-    smooth_width: Annotated[int, typer.Option("--smooth-width", help="Windows in the running median.")] = 3,
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="A trained model (.mer).")] = None,
+    window: Annotated[float, typer.Option("--window", help="Window length in seconds.")] = DEFAULT_WINDOW,
+    hop: Annotated[float, typer.Option("--hop", help="Seconds between window starts (at most the window).")
+                   ] = DEFAULT_HOP,
+    smooth: Annotated[str, typer.Option("--smooth", help="median (running median of the probabilities), hmm "
+                                        "(sticky-quadrant forward-backward) or none.")] = DEFAULT_SMOOTH,
+    smooth_width: Annotated[int, typer.Option("--smooth-width", help="Windows in the running median.")
+                            ] = DEFAULT_WIDTH,
+    switch_prob: Annotated[float, typer.Option("--switch-prob", help="hmm: chance of a change between windows.")
+                           ] = DEFAULT_SWITCH_PROB,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="A trained model (.mer); default: the "
+                                                  "shipped window model.")] = None,
     threads: Threads = None,
     quiet: Quiet = False,
 ) -> None:
@@ -68,26 +81,27 @@ def timeline_command(
     the sections coloured by quadrant, and the path on the circumplex). Silent windows get
     no quadrant. Files that fail are listed at the end (exit code 3).
     """
-    from mer.workflows.predict import audio_files, load_model
-    from mer.workflows.timeline import SMOOTHING
+    from mer.workflows.predict import audio_files
+    from mer.workflows.timeline import SMOOTHING, load_timeline_model
 
     if fmt not in TIMELINE_FORMATS:
         raise fail(MerError(f"unknown format '{fmt}' (use {', '.join(TIMELINE_FORMATS)})"))
     if smooth not in SMOOTHING:
         raise fail(MerError(f"unknown smoothing '{smooth}' (use {', '.join(SMOOTHING)})"))
-    if not window > 0 or not 0 < hop <= window or smooth_width < 1:
-        raise fail(MerError(f"need window > 0, 0 < hop <= window and --smooth-width >= 1 (got window {window}, "
-                            f"hop {hop}, width {smooth_width})"))
+    if not window > 0 or not 0 < hop <= window or smooth_width < 1 or not 0 < switch_prob < 1:
+        raise fail(MerError(f"need window > 0, 0 < hop <= window, --smooth-width >= 1 and 0 < --switch-prob < 1 "
+                            f"(got window {window}, hop {hop}, width {smooth_width}, switch {switch_prob})"))
     files, failures = audio_files(files)
     if not files:
         report_failures(failures)
         raise fail(MerError("no audio files to analyse"))
     try:
-        trained = load_model(model)
+        trained = load_timeline_model(model)
         out.mkdir(parents=True, exist_ok=True)
     except (MerError, OSError) as exc:
         raise fail(exc)
-    settings = {"window": window, "hop": hop, "smooth": smooth, "smooth_width": smooth_width}
+    settings = {"window": window, "hop": hop, "smooth": smooth, "smooth_width": smooth_width,
+                "switch_prob": switch_prob}
     for path in files:
         try:
             written = _one(path, trained, out, fmt, plot, settings, quiet)
