@@ -85,6 +85,16 @@ def _sniff(head: bytes) -> tuple[str | None, str]:
     return None, ""
 
 
+def sniff_format(head: bytes) -> str | None:
+    """The audio format a file's first 16+ bytes announce (``"MP3"``, ``"FLAC"``, ``"MP4"``...), or None.
+
+    None when they announce nothing this module decodes (MIDI included). A match is a
+    claim about the container, not a proof that the rest decodes.
+    """
+    kind, label = _sniff(head)
+    return label if kind is not None else None
+
+
 def _frame_sync(b: bytes) -> str | None:
     """``"sf"`` for an MPEG audio frame header, ``"av"`` for ADTS AAC, None otherwise."""
     if len(b) < 3 or b[0] != 0xFF or b[1] & 0xE0 != 0xE0:  # 11-bit frame sync
