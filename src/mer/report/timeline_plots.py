@@ -35,7 +35,8 @@ def _time_panel(ax, tl: dict, live: list[dict]) -> None:
     import matplotlib.patches as mpatches
 
     handles += [mpatches.Patch(color=c, alpha=0.4, label=q) for q, c in QUADRANT_COLOURS.items()]
-    ax.legend(handles=handles, fontsize=7, loc="upper right", ncol=3)
+    # below the axes: valence and arousal use the whole [-1, 1] range, a legend inside hides them
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=6, frameon=False)
     smoothing = tl["settings"]["smoothing"]
     detail = {"none": "", "median": f" ({smoothing['width']} windows)",
               "hmm": f" (switch {smoothing.get('switch_prob', 0):g}, median {smoothing['width']})"}
@@ -58,7 +59,7 @@ def _circumplex_panel(ax, live: list[dict]) -> None:
     if len(live):
         ax.plot(v[0], a[0], "o", color="black", ms=7, label="start")
         ax.plot(v[-1], a[-1], "X", color="black", ms=8, label="end")
-        ax.legend(fontsize=7, loc="lower center", ncol=2)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     ax.set_xlim(-1.05, 1.05)
     ax.set_ylim(-1.05, 1.05)
     ax.set_aspect("equal")
