@@ -76,14 +76,20 @@ def tracks_table(tracks, *, title: str) -> Table:
     if folder:
         title = f"{title} in {folder}"
     table = Table(title=title)
-    for col in ("id", "file", "status", "quadrant", "valence", "arousal", "tempo", "flags"):
+    for col in ("id", "file", "status", "quadrant", "valence", "arousal", "tempo", "flags / error"):
         table.add_column(col, justify="right" if col in ("id", "valence", "arousal", "tempo") else "left",
-                         overflow="fold", no_wrap=col not in ("file", "flags"))
+                         overflow="fold", no_wrap=col not in ("file", "flags / error"))
     for t in tracks:
         table.add_row(str(t.id), os.path.relpath(t.path, folder) if folder else t.path, t.status, t.quadrant or "-",
                       _num(t.valence, "+.3f"), _num(t.arousal, "+.3f"), _num(t.tempo_bpm, ".0f"),
-                      ", ".join(t.flags) or ("" if t.error is None else t.error))
+                      ", ".join(t.flags) or _error_text(t))
     return table
+
+
+def _error_text(t) -> str:
+    """A failed track's error without its path, which the file column already shows."""
+    error = t.error or ""
+    return error[len(t.path) + 2:] if error.startswith(f"{t.path}: ") else error
 
 
 @app.command("ls")
