@@ -6,8 +6,9 @@ Start-up (wall seconds, median of ``--repeats`` runs of the installed ``mer`` in
 processes, Python allowed to write bytecode): ``mer --help``; ``mer model-info``; a cached
 single-file ``mer predict`` (its features already in the cache); and a first ``mer predict``
 on a fresh install (empty feature cache *and* empty compiled-code caches: numba's
-per-process cache folders under a new ``NUMBA_CACHE_DIR``). Targets of the speed issue:
-0.5, 1, 1.5 and 5 s.
+per-process cache folders under a new ``NUMBA_CACHE_DIR``), with the numba cache files
+that first run wrote (librosa's kernels compile on first use, ``mer.core.jit``).
+Targets of the speed issue: 0.5, 1, 1.5 and 5 s.
 
 Per clip (CPU seconds of one process with one BLAS / torch / numba thread, on N real 4Q
 clips spread over the quadrants, alternating clip by clip so both see the same load):
@@ -29,6 +30,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ[_var] = "1"  # before numpy is imported: CPU time of one core
 
 import argparse
+import contextlib
 import json
 import resource
 import shutil
@@ -40,8 +42,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from _common import clip_arguments, clips_or_skip, cpu_seconds  # noqa: E402 (benchmarks/ is on sys.path when run)
+from _common import (  # benchmarks/ is on sys.path when run
+    clip_arguments,
+    clips_or_skip,
+    cpu_seconds,
+)
+from compute_floor import floor_report
 
 MER = shutil.which("mer", path=str(Path(sys.executable).parent)) or "mer"
 
@@ -55,8 +61,8 @@ def _wall(argv: list[str], env: dict, repeats: int) -> float:
     return statistics.median(times)
 
 
-def startup(clip: Path, repeats: int) -> dict:
-    """Wall seconds of the four start-up cases (see the module docstring)."""
+def startup(clip: Path, repeats: int) -> tuple[dict, list[str]]:
+    """Wall seconds of the four start-up cases (see the module docstring); the numba files of the last first run."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryDirectory() as tmp:
         env_cached = {**env, "MER_CACHE": f"{tmp}/cache"}
@@ -64,16 +70,37 @@ def startup(clip: Path, repeats: int) -> dict:
         out = {"help": _wall([MER, "--help"], env, repeats),
                "model_info": _wall([MER, "model-info"], env, repeats),
                "cached_predict": _wall([MER, "predict", str(clip), "-q"], env_cached, repeats)}
-        firsts = []
+        firsts, compiled = [], []
         for k in range(repeats):
             fresh = {**env, "MER_CACHE": f"{tmp}/fresh{k}", "NUMBA_CACHE_DIR": f"{tmp}/numba{k}"}
             firsts.append(_wall([MER, "predict", str(clip), "-q"], fresh, 1))
+            # numba writes one .nbc file per compiled function (a gufunc loop: its kernel and its
+            # wrapper): what the first run compiled, cached librosa kernels only
+            compiled.append(sorted(p.name for p in Path(f"{tmp}/numba{k}").rglob("*.nbc")))
         out["first_predict"] = statistics.median(firsts)
-    return out
+    return out, compiled[-1]
 
 
-def per_clip(paths: list[Path]) -> dict[str, float]:
-    """Mean CPU seconds per clip of each part (see the module docstring)."""
+@contextlib.contextmanager
+def reference_network():
+    """musicnn run layer by layer (``Musicnn.forward_reference``, the network before the speed issue) inside the block."""
+    from mer.features.musicnn import Musicnn
+
+    shipped = Musicnn.forward
+    Musicnn.forward = Musicnn.forward_reference
+    try:
+        yield
+    finally:
+        Musicnn.forward = shipped
+
+
+def per_clip(paths: list[Path]) -> tuple[dict[str, float], dict]:
+    """Mean CPU seconds per clip of each part (see the module docstring), and the outputs' agreement.
+
+    The agreement compares the default model's probabilities with the embeddings of the
+    shipped musicnn forward and of the layer-by-layer reference: max |difference| and
+    the clips whose quadrant differs (tolerance of the speed issue: 1e-3, none).
+    """
     import torch
 
     torch.set_num_threads(1)
@@ -86,22 +113,61 @@ def per_clip(paths: list[Path]) -> dict[str, float]:
 
     model = load_model()
     cost: dict[str, list[float]] = {}
+    shipped_rows, reference_rows = [], []
     for p in paths:
         y, dt = cpu_seconds(audio.load, p, sr=22050)
         cost.setdefault("decode 22.05 kHz", []).append(dt)
         y16, dt = cpu_seconds(audio.load, p, sr=MUSICNN_SR)
         cost.setdefault("decode 16 kHz", []).append(dt)
-        row = []
+        row, ref_row = [], []
         for name, cfg in model.inputs:
-            fn = describe if isinstance(cfg, DescriptorConfig) else embed_signal
-            v, dt = cpu_seconds(fn, y if isinstance(cfg, DescriptorConfig) else y16, cfg)
+            is_descriptors = isinstance(cfg, DescriptorConfig)
+            fn = describe if is_descriptors else embed_signal
+            v, dt = cpu_seconds(fn, y if is_descriptors else y16, cfg)
             cost.setdefault(name, []).append(dt)
             row.append(v)
+            if is_descriptors:
+                ref_row.append(v)
+                continue
+            with reference_network():
+                v, dt = cpu_seconds(fn, y16, cfg)
+            cost.setdefault(f"[before] {name}, reference network", []).append(dt)
+            ref_row.append(v)
         cost.setdefault("prediction", []).append(cpu_seconds(model.predict_proba, np.concatenate(row)[None])[1])
         cost.setdefault("paper 204 rows, librosa per feature", []).append(cpu_seconds(extract_reference, y)[1])
         cost.setdefault("paper 204 rows, fused", []).append(cpu_seconds(extract_fused, y)[1])
+        shipped_rows.append(np.concatenate(row))
+        reference_rows.append(np.concatenate(ref_row))
         print(f"  {p.name}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in cost.items()), flush=True)
-    return {k: float(np.mean(v)) for k, v in cost.items()}
+    P, R = model.predict_proba(np.array(shipped_rows)), model.predict_proba(np.array(reference_rows))
+    agreement = {"max_abs_prob_diff": float(np.abs(P - R).max()),
+                 "quadrant_differs": int((P.argmax(1) != R.argmax(1)).sum()), "clips": len(paths)}
+    return {k: float(np.mean(v)) for k, v in cost.items()}, agreement
+
+
+def timeline_cost(data: Path, minutes: float) -> dict:
+    """CPU seconds per minute of audio of :func:`mer.timeline` with its defaults, one thread, in this process.
+
+    A `minutes`-long WAV of real 4Q clips (``benchmarks/long_track.py``, in a temporary
+    folder); the models are loaded and every kernel warmed by a first timeline of one
+    30-s piece, so the figure is the steady cost per minute, not process start.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    from long_track import write_long_track
+
+    import mer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        track = Path(tmp) / "track.wav"
+        made_of = write_long_track(track, minutes, data)
+        warm = Path(tmp) / "warm.wav"
+        write_long_track(warm, 0.5, data)
+        mer.timeline(warm)
+        timeline, cpu = cpu_seconds(mer.timeline, track)
+    return {"minutes": minutes, "cpu_s": cpu, "cpu_s_per_min": cpu / minutes, "windows": len(timeline.windows),
+            "made_of": made_of}
 
 
 def batch_system_share(paths: list[Path]) -> dict:
@@ -121,23 +187,35 @@ def main(argv: list[str] | None = None) -> int:
     clip_arguments(ap, n=20)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-clips", action="store_true", help="start-up figures only")
+    ap.add_argument("--timeline-minutes", type=float, default=3.0, help="length of the timeline's test track")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     paths = clips_or_skip(args)
     if not paths:
         return 0
-    out = {"startup_s": startup(paths[0], args.repeats)}
+    out: dict = {}
+    out["startup_s"], out["first_predict_numba_files"] = startup(paths[0], args.repeats)
     targets = {"help": 0.5, "model_info": 1.0, "cached_predict": 1.5, "first_predict": 5.0}
     for k, v in out["startup_s"].items():
         print(f"start-up {k:<15} {v:6.2f} s wall   (target {targets[k]:.1f} s: ratio {v / targets[k]:.2f})")
+    kernels = out["first_predict_numba_files"]
+    print(f"numba cache files (.nbc) a first `mer predict` wrote: {len(kernels)}" + "".join(f"\n  {n}" for n in kernels))
     if not args.skip_clips:
-        out["per_clip_cpu_s"] = cost = per_clip(paths)
-        model_total = sum(v for k, v in cost.items() if not k.startswith("paper"))
+        cost, agreement = per_clip(paths)
+        out["per_clip_cpu_s"], out["agreement_with_reference_network"] = cost, agreement
+        model_total = sum(v for k, v in cost.items() if not k.startswith(("paper", "[before]")))
         reference = cost["paper 204 rows, librosa per feature"]
         for k, v in cost.items():
             print(f"{k:<40} {v:6.3f} CPU-s/clip")
         print(f"default model, all inputs + prediction   {model_total:6.3f} CPU-s/clip; "
               f"ratio to the librosa reference {model_total / reference:.2f} (target <= 1)")
+        print(f"probabilities with the shipped vs the reference musicnn forward: max |diff| "
+              f"{agreement['max_abs_prob_diff']:.1e} (tolerance 1e-3), quadrant differs on "
+              f"{agreement['quadrant_differs']} of {agreement['clips']} clips")
+        out["compute_floor"] = floor_report(paths[0])
+        out["timeline"] = t = timeline_cost(args.data, args.timeline_minutes)
+        print(f"timeline, default windows: {t['cpu_s_per_min']:.2f} CPU-s per minute of audio "
+              f"({t['minutes']:g} min, {t['windows']} windows; target 1.5: ratio {t['cpu_s_per_min'] / 1.5:.2f})")
         out["batch"] = b = batch_system_share(paths)
         print(f"batch `mer predict`: {b['per_clip_s']:.3f} CPU-s/clip, system share {100 * b['system_share']:.1f} % "
               "(target < 5 %)")

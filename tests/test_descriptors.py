@@ -206,3 +206,43 @@ def test_long_track_path_is_taken_past_the_threshold_only(tmp_path):
         D.describe_stream(iter([np.zeros(100, np.float32)]), c)
     with pytest.raises(MerError, match="zero-length"):
         D.describe_stream(iter([]), c)
+
+
+def test_tempogram_ratio_equals_librosas(fourq_clips):
+    """mer's per-frame np.interp equals librosa.feature.tempogram_ratio on real clips and a short signal."""
+    import librosa
+
+    from mer.audio import decode as audio
+
+    signals = [audio.load(p, sr=22050) for p in list(fourq_clips.values())[:2]]
+    rng = np.random.default_rng(3)
+    signals.append((rng.standard_normal(22050 * 3) * np.repeat(rng.random(30) > 0.5, 2205)).astype(np.float32))
+    for y in signals:
+        env = librosa.onset.onset_strength(y=y, sr=22050, hop_length=512)
+        win = int(min(384, max(8, len(env))))
+        tg = librosa.feature.tempogram(onset_envelope=env, sr=22050, hop_length=512, win_length=win)
+        expected = librosa.feature.tempogram_ratio(tg=tg, sr=22050, hop_length=512)
+        got = D.tempogram_ratio(tg, sr=22050, hop_length=512)
+        assert got.shape == expected.shape == (13, tg.shape[1])
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+        assert np.abs(got).max() > 0
+
+
+def test_harmonic_salience_equals_librosas(fourq_clips):
+    """Rows of the STFT instead of interpolation: librosa.salience's values on real clips, same argmax."""
+    import librosa
+
+    from mer.audio import decode as audio
+
+    freqs = librosa.fft_frequencies(sr=22050, n_fft=2048)
+    band = (freqs >= 80) & (freqs <= 1000)
+    for path in list(fourq_clips.values())[:2]:
+        S = np.abs(librosa.stft(audio.load(path, sr=22050), n_fft=2048, hop_length=512))
+        expected = librosa.salience(S, freqs=freqs, harmonics=[1, 2, 3, 4], weights=[1.0, 0.5, 0.33, 0.25],
+                                    fill_value=0.0)[band]
+        got = D.harmonic_salience(S, freqs, band=band)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7 * float(expected.max()))
+        assert (got.argmax(0) == expected.argmax(0)).all()
+    with pytest.raises(ValueError, match="bin grid"):
+        D.harmonic_salience(S, np.geomspace(20, 10000, len(freqs)), band=band)

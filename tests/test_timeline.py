@@ -59,18 +59,25 @@ def test_windows_cover_the_track_in_order(synthetic):
     assert len(ws) == expected_windows(tl.duration_s, window=10.0, hop=5.0) == 9
 
 
-def test_probabilities_and_valence_arousal(synthetic):
+def test_probabilities_and_valence_arousal(synthetic, model):
+    from scipy.ndimage import median_filter
+
     _, tl = synthetic
-    for w in tl.windows:
-        if w.silent:
-            continue
+    live = [w for w in tl.windows if not w.silent]
+    for w in live:
         for probs in (w.probabilities, w.raw_probabilities):
             assert set(probs) == set(QUADRANTS)
             assert sum(probs.values()) == pytest.approx(1.0, abs=1e-9)
         assert w.quadrant == max(w.probabilities, key=w.probabilities.get)
-        p = w.probabilities
-        assert w.valence == pytest.approx(p["Q1"] + p["Q4"] - p["Q2"] - p["Q3"], abs=1e-12)
-        assert w.arousal == pytest.approx(p["Q1"] + p["Q2"] - p["Q3"] - p["Q4"], abs=1e-12)
+    # the model's head: its regression gets the probabilities' running median (3 windows), then the blend
+    assert model.affect is not None
+    R = median_filter(np.array([w.raw_affect for w in live]), size=(3, 1), mode="nearest")
+    P = np.array([[w.probabilities[q] for q in model.labels] for w in live])
+    wv, wa = model.affect.weights["valence"], model.affect.weights["arousal"]
+    for w, r, p in zip(live, R, P):
+        pv, pa = p[0] + p[3] - p[1] - p[2], p[0] + p[1] - p[2] - p[3]
+        assert w.valence == pytest.approx(np.clip(wv * r[0] + (1 - wv) * pv, -1, 1), abs=1e-12)
+        assert w.arousal == pytest.approx(np.clip(wa * r[1] + (1 - wa) * pa, -1, 1), abs=1e-12)
 
 
 def test_silent_window_flagged_without_quadrant(synthetic):
@@ -173,6 +180,8 @@ def test_one_window_over_a_real_clip_equals_predict_files(fourq_clips, model):
     got, want = tl.windows[0].raw_probabilities, pred.probabilities
     assert max(abs(got[q] - want[q]) for q in want) <= 1e-4
     assert tl.windows[0].quadrant == pred.quadrant
+    # the valence / arousal head reads the same row: same values up to the row's float32 rounding
+    assert abs(tl.windows[0].valence - pred.valence) <= 1e-3 and abs(tl.windows[0].arousal - pred.arousal) <= 1e-3
 
 
 def _medley(fourq_dir, path):

@@ -88,7 +88,10 @@ def test_study_variants_on_a_known_structure():
         assert r["regression"]["valence"]["r"] > 0.9 and r["regression"]["arousal"]["r"] > 0.9
         assert r["recipe"]["classification"]["macro_f1"] > 0.7
         assert r["factorised"]["classification"]["macro_f1"] > 0.7
+        # the tuned blend's weights were chosen on the training clips among the grid
+        assert set(r["blend-tuned"]["weights"].values()) <= {0.0, 0.25, 0.5, 0.75, 1.0}
+        assert r["blend-tuned"]["valence"]["r"] > 0.9
     table = ablation_table(results)
     assert table.splitlines()[0].split()[:2] == ["variant", "macro_f1"]
     assert {line.split()[0] for line in table.splitlines()[1:]} == {
-        "recipe", "recipe+agreement", "factorised", "regression", "blend"}
+        "recipe", "recipe+agreement", "factorised", "regression", "blend", "blend-tuned"}

@@ -21,7 +21,10 @@ A researcher's entry points: :func:`mer.workflows.predict.predict_files`,
 three are also ``mer.predict_files``, ``mer.timeline`` and ``mer.load_model``.
 """
 
+from mer.core import jit as _jit
 from mer.core.errors import MerError
+
+_jit.install()  # librosa's numba kernels compile on first use, not at import (a fast first run)
 
 __version__ = "0.1.0"
 __all__ = ["MerError", "__version__", "load_model", "predict_files", "timeline"]

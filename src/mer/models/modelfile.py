@@ -15,6 +15,12 @@ A ``.mer`` file is a zip archive with:
   which the scikit-learn pipeline is rebuilt attribute by attribute.
 * ``estimator.skops`` (classic baselines, and recipe models of schema 1) — the fitted
   scikit-learn pipeline in skops' format.
+* ``affect.npz`` (optional, recipe models) — the valence / arousal head
+  (:class:`mer.models.affect.AffectHead`: per axis the standardisation, the selected
+  columns, the ridge weights and intercept, the blend weight), shapes checked on load;
+  the card's ``affect`` entry says how it was fitted and measured. Without it valence
+  and arousal are the quadrant probability differences. A file with a head still loads
+  in a `mer` that does not know heads (it ignores the member), so the schema is unchanged.
 
 How the format stays safe: nothing in a ``.mer`` file is unpickled. JSON is data;
 ``weights.npz`` is read with ``numpy.load(allow_pickle=False)``, which refuses object
@@ -57,6 +63,9 @@ SCHEMA_VERSION = 2
 
 #: The member holding a recipe model's fitted numbers (schema 2).
 RECIPE_ARRAYS = "pipeline.npz"
+
+#: The optional member holding a recipe model's valence / arousal head (:class:`mer.models.affect.AffectHead`).
+AFFECT_ARRAYS = "affect.npz"
 
 #: Card (metadata) key listing the SHA-256 of every training clip's file bytes
 #: (:func:`mer.core.cache.file_digest`), sorted; lets `mer evaluate` warn about overlap.
@@ -114,6 +123,10 @@ class TrainedModel:
     #: EmbeddingConfig), ...]`` (:func:`mer.extraction.inputs.clip_inputs`); None for feature models.
     inputs: list | None = None
 
+    #: For ``kind == "recipe"``: the valence / arousal head (:class:`mer.models.affect.AffectHead`),
+    #: or None (valence and arousal are then the quadrant probability differences).
+    affect: object | None = None
+
     @property
     def kind(self) -> str:
         from mer.models.baselines import SummaryClassifier
@@ -129,6 +142,25 @@ class TrainedModel:
 
     def predict(self, X) -> np.ndarray:
         return np.asarray(self.estimator.predict(X))
+
+    def affect_regression(self, X) -> np.ndarray | None:
+        """The head's regression of valence and arousal, shape (n, 2); None for a model without a head."""
+        return None if self.affect is None else self.affect.regress(X)
+
+    def valence_arousal(self, P, regression=None) -> np.ndarray:
+        """Valence and arousal in [-1, 1], shape (n, 2), from probabilities P of shape (n, len(labels)).
+
+        With a head: its blend of `regression` (:meth:`affect_regression` of the same rows,
+        possibly smoothed over time; required) and the probability differences; without
+        one: the probability differences (:func:`mer.core.labels.valence_arousal`).
+        """
+        from mer.models.affect import probability_affect
+
+        if self.affect is None:
+            return probability_affect(P, self.labels)
+        if regression is None:
+            raise MerError("this model's valence / arousal head needs the regression of the same rows")
+        return self.affect.combine(regression, P, self.labels)
 
 
 def save(model: TrainedModel, path: str | PathLike) -> Path:
@@ -147,6 +179,8 @@ def save(model: TrainedModel, path: str | PathLike) -> Path:
         est_meta = {"class": "EmotionClassifier", "params": _jsonable(est.get_params()),
                     "classes": list(model.labels), "best_params": _jsonable(getattr(est, "best_params_", {})),
                     "inputs": [[name, type(cfg).__name__, cfg.to_dict()] for name, cfg in (model.inputs or [])]}
+        if model.affect is not None:
+            members[AFFECT_ARRAYS] = _affect_arrays(model.affect)
     else:
         import skops.io
 
@@ -209,19 +243,45 @@ def update_metadata(path: str | PathLike, metadata: dict) -> dict:
     after training (e.g. the training clips' hashes) without refitting. Returns the
     new manifest.
     """
+    return _rewrite(path, metadata, {})
+
+
+def set_affect_head(path: str | PathLike, head, card: dict) -> dict:
+    """Add (or replace) the valence / arousal head of a recipe ``.mer`` file, atomically.
+
+    Writes ``affect.npz`` (:class:`mer.models.affect.AffectHead`'s arrays, shapes checked
+    against the model's inputs first) and `card` as the card's ``affect`` entry; every
+    other member keeps its bytes, so the quadrant probabilities stay bitwise the same.
+    Returns the new manifest.
+    """
+    model = load(path)
+    if model.kind != "recipe":
+        raise MerError(f"only recipe models take a valence / arousal head (this one is '{model.kind}')", path)
+    blob = _affect_arrays(head)
+    _load_affect(blob, model.estimator.pipeline_.named_steps["scale"].n_features_in_, path)
+    return _rewrite(path, {"affect": card}, {AFFECT_ARRAYS: blob})
+
+
+def _rewrite(path, metadata: dict, new_members: dict[str, bytes]) -> dict:
+    """Rewrite a ``.mer`` file with `metadata` merged into its card and `new_members` added or replaced."""
     with _open(path) as z:
         manifest = _manifest(z, path)
-        members = [(info, _read(z, info.filename, path)) for info in z.infolist() if info.filename != "manifest.json"]
+        members = [(info, _read(z, info.filename, path)) for info in z.infolist()
+                   if info.filename != "manifest.json" and info.filename not in new_members]
         manifest_info = z.getinfo("manifest.json")
     for info, data in members:
         if manifest.get("checksums", {}).get(info.filename) not in (None, hashlib.sha256(data).hexdigest()):
             raise MerError(f"corrupt model file (checksum of {info.filename} does not match)", path)
     manifest["metadata"] = {**manifest.get("metadata", {}), **_jsonable(metadata)}
+    manifest["checksums"] = {**manifest.get("checksums", {}),
+                             **{k: hashlib.sha256(v).hexdigest() for k, v in new_members.items()}}
     with atomic_open(path, "wb") as f:
         with zipfile.ZipFile(f, "w") as z:
             z.writestr(manifest_info, json.dumps(_jsonable(manifest), indent=2))
             for info, data in members:
                 z.writestr(info, data)
+            for name, data in new_members.items():
+                z.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
     return manifest
 
 
@@ -295,8 +355,30 @@ def load(path: str | PathLike) -> TrainedModel:
         inputs = _recipe_inputs(est_meta, path) if kind == "recipe" else None
     except (KeyError, TypeError) as exc:
         raise MerError(f"corrupt model file (manifest field {exc} missing or malformed)", path) from None
+    affect = None
+    if AFFECT_ARRAYS in members and kind == "recipe":
+        affect = _load_affect(members[AFFECT_ARRAYS], estimator.pipeline_.named_steps["scale"].n_features_in_, path)
     metadata = {k: v for k, v in manifest.get("metadata", {}).items()}
-    return TrainedModel(estimator, manifest.get("name", kind), feature_config, metadata, inputs)
+    return TrainedModel(estimator, manifest.get("name", kind), feature_config, metadata, inputs, affect)
+
+
+def _affect_arrays(head) -> bytes:
+    """A valence / arousal head's arrays as an ``.npz``."""
+    buf = io.BytesIO()
+    np.savez(buf, **head.arrays)
+    return buf.getvalue()
+
+
+def _load_affect(blob: bytes, n_columns: int, path):
+    """The :class:`~mer.models.affect.AffectHead` in ``affect.npz``, every shape checked against the model's inputs."""
+    from mer.models.affect import AffectHead
+
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        return AffectHead(arrays, n_columns=int(n_columns))
+    except (KeyError, ValueError, zipfile.BadZipFile, OSError) as exc:
+        raise MerError(f"corrupt model file ({AFFECT_ARRAYS}: {' '.join(str(exc).split())[:200]})", path) from None
 
 
 #: Estimator parameters renamed since files were first written: old name -> current name.

@@ -1,6 +1,8 @@
-"""The valence study: continuous valence / arousal targets, label reliability and factorised heads, on one set of folds.
+r"""The valence study: continuous valence / arousal targets, label reliability and factorised heads, on one set of folds.
 
     python -m mer.study.valence [--data ../shared/data/4q-dev] [--folds 5] [--repeats 3] [--json FILE]
+                                [--variants V ...] [--results FILE]
+                                [--save-head MODEL.mer] [--save-window-head WINDOW_MODEL.mer]
 
 Every variant is fitted and scored on the same artist-grouped folds (5 x 3 by default,
 :func:`mer.eval.splits.grouped_folds`, disjointness checked on every fold) from the
@@ -12,97 +14,49 @@ shipped recipe's inputs of each whole clip (the cached clip rows of
 * ``recipe+agreement`` — the same, each training clip weighted by ``PQuad``.
 * ``regression`` — ridge regressors of valence and arousal (:class:`AffectRegressor`).
 * ``blend`` — the mean of ``regression`` and the probability differences.
+* ``blend-tuned`` — ``w * regression + (1 - w) * probability difference``, ``w`` per axis
+  in {0, .25, .5, .75, 1} chosen on the training clips only (:func:`tuned_weights`: an
+  inner artist-grouped 4-fold with the outer fit's hyperparameters; best r, then CCC).
 * ``factorised`` — quadrant probabilities from two binary heads (valence > 0, arousal > 0
   by quadrant), ``P(Q1) = P(v+) P(a+)`` and so on.
 
 Reported per variant: macro-F1 and the F1 of each quadrant (mean +- std over folds), and
 Pearson r / concordance (CCC) of valence and arousal with the targets over each fold's
 test clips; paired tests of each variant's fold scores against ``recipe``'s.
+
+The shipped valence / arousal head (:class:`mer.models.affect.AffectHead` in the model
+files) follows :func:`pick_rule`: per axis, of the probability differences (``recipe``),
+``regression`` and the 0.5 ``blend``, the best mean r (ties within 0.005: the best CCC);
+``blend-tuned`` only where it measurably beats that (paired t-test p < 0.05). To measure,
+then add / refit the heads of the shipped models (their quadrant probabilities untouched)::
+
+    python -m mer.study.valence --variants recipe regression blend blend-tuned --json study.json
+    python -m mer.study.valence --results study.json --save-head src/mer/resources/default.mer \
+        --save-window-head src/mer/resources/window.mer
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.utils.validation import check_is_fitted, check_scalar
+from sklearn.base import clone
 
 from mer.core.labels import QUADRANTS, valence_arousal
 from mer.eval.metrics import classification_metrics, regression_metrics
 from mer.eval.splits import check_disjoint_groups, grouped_folds
 from mer.eval.stats import paired_test
+from mer.models.affect import AXES, AffectRegressor, choose_weight, out_of_fold_affect
 from mer.models.recipe import EmotionClassifier
 
 #: Quadrants on the positive side of each axis.
 POSITIVE = {"valence": ("Q1", "Q4"), "arousal": ("Q1", "Q2")}
 
-
-def make_regressor(k: int | str, alpha: float):
-    """StandardScaler -> SelectKBest(f_regression, k) -> Ridge(alpha), all scikit-learn."""
-    from sklearn.feature_selection import SelectKBest, f_regression
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return Pipeline([("scale", StandardScaler()), ("select", SelectKBest(f_regression, k=k)),
-                     ("regress", Ridge(alpha=alpha))])
-
-
-class AffectRegressor(RegressorMixin, BaseEstimator):
-    """Ridge regression of one continuous target (valence or arousal), k and alpha tuned inside.
-
-    Like :class:`mer.models.recipe.EmotionClassifier`: the pair with the best mean
-    Pearson r over an inner grouped k-fold of the training clips wins, then is refitted
-    on all of them.
-
-    Parameters
-    ----------
-    k : int, "all" or sequence
-        Columns kept by the univariate F selection.
-    alpha : float or sequence
-        Ridge penalty on standardised columns.
-    inner_folds : int >= 2
-    random_state : int >= 0
-    """
-
-    def __init__(self, k=(100, 300, 600), alpha=(100.0, 1000.0, 10000.0), inner_folds: int = 4,
-                 random_state: int = 0):
-        self.k = k
-        self.alpha = alpha
-        self.inner_folds = inner_folds
-        self.random_state = random_state
-
-    def fit(self, X, y, groups=None) -> "AffectRegressor":
-        """Fit on (n_clips, n_columns) inputs and continuous targets, shape (n_clips,)."""
-        check_scalar(self.inner_folds, "inner_folds", numbers.Integral, min_val=2)
-        X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
-        ks = sorted({k if k == "all" or k < X.shape[1] else "all" for k in EmotionClassifier._grid(self.k)}, key=str)
-        alphas = EmotionClassifier._grid(self.alpha)
-        self.inner_scores_ = {}
-        best = (ks[0], alphas[0])
-        if len(ks) * len(alphas) > 1:
-            # strata for the inner split: the sign of the target, so both sides are in every fold
-            folds = grouped_folds(y > np.median(y), groups, n_splits=self.inner_folds, seed=self.random_state)
-            for k in ks:
-                for a in alphas:
-                    pred = np.empty_like(y)
-                    for f in folds:
-                        pred[f.test] = make_regressor(k, a).fit(X[f.train], y[f.train]).predict(X[f.test])
-                    self.inner_scores_[(k, a)] = regression_metrics(y, pred)["r"]
-            best = max(self.inner_scores_, key=self.inner_scores_.get)
-        self.best_params_ = {"k": best[0], "alpha": best[1]}
-        self.pipeline_ = make_regressor(*best).fit(X, y)
-        return self
-
-    def predict(self, X) -> np.ndarray:
-        """Predicted target of each clip, shape (n_clips,)."""
-        check_is_fitted(self, "pipeline_")
-        return self.pipeline_.predict(np.asarray(X, dtype=np.float64))
+#: Every variant :func:`run_fold` can fit (``recipe`` is always fitted: the blends need it).
+VARIANTS = ("recipe", "recipe+agreement", "factorised", "regression", "blend", "blend-tuned")
 
 
 @dataclass
@@ -116,6 +70,10 @@ class ValenceData:
     arousal: np.ndarray
     agreement: np.ndarray
     ids: np.ndarray
+    #: The clips' window rows (:func:`mer.study.windows.load_study_data`) and the clip (row of
+    #: `y`) each was cut from; None when not loaded.
+    X_win: np.ndarray | None = None
+    win_clip: np.ndarray | None = None
 
 
 def load_valence_data(data_root, *, norms=None, jobs: int = 1, progress: bool = True) -> ValenceData:
@@ -131,9 +89,11 @@ def load_valence_data(data_root, *, norms=None, jobs: int = 1, progress: bool = 
     ids = np.array([song[p] for p in data.paths])
     keep = np.array([i in targets for i in ids])
     t = [targets[i] for i in ids[keep]]
+    new_index = np.cumsum(keep) - 1  # old clip row -> row among the kept clips
+    win = keep[data.win_clip]
     return ValenceData(data.X_clip[keep], data.y[keep], data.groups[keep],
                        np.array([x.valence for x in t]), np.array([x.arousal for x in t]),
-                       np.array([x.agreement for x in t]), ids[keep])
+                       np.array([x.agreement for x in t]), ids[keep], data.X_win[win], new_index[data.win_clip[win]])
 
 
 def _probability_affect(P: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]:
@@ -152,26 +112,74 @@ def _factorised(data: ValenceData, train, test, base) -> np.ndarray:
     return np.stack([v * a, (1 - v) * a, (1 - v) * (1 - a), v * (1 - a)], axis=1)  # Q1..Q4
 
 
-def run_fold(data: ValenceData, fold, *, base=None, regressor=None) -> dict:
-    """Every variant fitted on one fold's training clips and scored on its test clips."""
-    base = base or EmotionClassifier()
-    regressor = regressor or AffectRegressor()
-    tr, te = fold.train, fold.test
-    check_disjoint_groups(data.groups, tr, te)
+def tuned_weights(data: ValenceData, train, recipe, regressors: dict, *, base, inner_folds: int = 4,
+                  random_state: int = 0) -> dict:
+    """Blend weight per axis chosen on the training clips only (:func:`mer.models.affect.choose_weight`).
+
+    An inner artist-grouped k-fold of `train` gives out-of-fold regression and probability
+    differences, the classifier and regressors refitted in each inner fold with the
+    hyperparameters their outer fit chose (``best_params_``: no tuning inside, cheap).
+    Returns ``{axis: {"weight": w, "scores": {w: {"r", "ccc"}}}}``.
+    """
+    classifier = clone(base).set_params(**recipe.best_params_)
+    targets = {axis: getattr(data, axis)[train] for axis in AXES}
+    reg, prob = out_of_fold_affect(data.X[train], data.y[train], data.groups[train], targets, classifier=classifier,
+                                   regressor_params={a: regressors[a].best_params_ for a in AXES},
+                                   n_splits=inner_folds, random_state=random_state)
+    out = {}
+    for j, axis in enumerate(AXES):
+        w, scores = choose_weight(targets[axis], reg[:, j], prob[:, j])
+        out[axis] = {"weight": w, "scores": scores}
+    return out
+
+
+def _fold_probabilities(data: ValenceData, tr, te, base, variants) -> tuple[dict, object]:
+    """Test-clip quadrant probabilities of the classifier variants, and the fitted ``recipe``."""
     recipe = clone(base).fit(data.X[tr], data.y[tr], groups=data.groups[tr])
     P = {"recipe": recipe.predict_proba(data.X[te])}
-    weighted = clone(base).fit(data.X[tr], data.y[tr], groups=data.groups[tr], sample_weight=data.agreement[tr])
-    P["recipe+agreement"] = weighted.predict_proba(data.X[te])
-    P["factorised"] = _factorised(data, tr, te, base)
-    reg = {axis: clone(regressor).fit(data.X[tr], getattr(data, axis)[tr], groups=data.groups[tr]).predict(data.X[te])
-           for axis in ("valence", "arousal")}
+    if "recipe+agreement" in variants:
+        weighted = clone(base).fit(data.X[tr], data.y[tr], groups=data.groups[tr],
+                                   sample_weight=data.agreement[tr])
+        P["recipe+agreement"] = weighted.predict_proba(data.X[te])
+    if "factorised" in variants:
+        P["factorised"] = _factorised(data, tr, te, base)
+    return P, recipe
+
+
+def run_fold(data: ValenceData, fold, *, base=None, regressor=None, variants=VARIANTS) -> dict:
+    """The `variants` (:data:`VARIANTS`; ``recipe`` always) fitted on one fold's training clips, scored on its test clips.
+
+    ``blend-tuned``'s row also holds the chosen ``weights`` (:func:`tuned_weights`).
+    """
+    base = base or EmotionClassifier()
+    regressor = regressor or AffectRegressor()
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        raise ValueError(f"unknown variants {sorted(unknown)} (known: {', '.join(VARIANTS)})")
+    tr, te = fold.train, fold.test
+    check_disjoint_groups(data.groups, tr, te)
+    P, recipe = _fold_probabilities(data, tr, te, base, variants)
     affect = {name: _probability_affect(p, QUADRANTS if name == "factorised" else recipe.classes_)
               for name, p in P.items()}
-    affect["regression"] = (reg["valence"], reg["arousal"])
-    affect["blend"] = tuple((a + b) / 2 for a, b in zip(affect["recipe"], affect["regression"]))
+    extra = {}
+    if {"regression", "blend", "blend-tuned"} & set(variants):
+        regs = {axis: clone(regressor).fit(data.X[tr], getattr(data, axis)[tr], groups=data.groups[tr])
+                for axis in AXES}
+        reg = tuple(regs[axis].predict(data.X[te]) for axis in AXES)
+        affect["regression"] = reg
+        affect["blend"] = tuple((a + b) / 2 for a, b in zip(affect["recipe"], reg))
+        if "blend-tuned" in variants:
+            w = tuned_weights(data, tr, recipe, regs, base=base, inner_folds=regressor.inner_folds,
+                              random_state=regressor.random_state)
+            affect["blend-tuned"] = tuple(w[axis]["weight"] * r + (1 - w[axis]["weight"]) * p
+                                          for axis, r, p in zip(AXES, reg, affect["recipe"]))
+            extra["blend-tuned"] = {"weights": {axis: w[axis]["weight"] for axis in AXES}}
     out = {"repeat": fold.repeat, "fold": fold.fold}
     for name, (v, a) in affect.items():
-        row = {"valence": regression_metrics(data.valence[te], v), "arousal": regression_metrics(data.arousal[te], a)}
+        if name not in variants and name != "recipe":
+            continue
+        row = {"valence": regression_metrics(data.valence[te], v), "arousal": regression_metrics(data.arousal[te], a),
+               **extra.get(name, {})}
         if name in P:
             classes = QUADRANTS if name == "factorised" else recipe.classes_
             pred = np.asarray(classes)[P[name].argmax(1)]
@@ -216,6 +224,133 @@ def ablation_table(fold_results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+#: Fixed blend weight (of the regression) of each variant :func:`pick_rule` chooses between.
+FIXED_WEIGHTS = {"recipe": 0.0, "regression": 1.0, "blend": 0.5}
+
+
+def _mean_std(v) -> str:
+    return f"{np.mean(v):.3f} ± {np.std(v):.3f}"
+
+
+def pick_rule(fold_results: list[dict], *, r_tolerance: float = 0.005, alpha: float = 0.05) -> dict:
+    """The shipped valence / arousal rule per axis from the study's fold results (module docstring).
+
+    Returns ``{axis: {"variant", "weight" (float, or "tuned"), "figures": {variant: {"r", "ccc"}}}}``,
+    figures as ``"mean ± std"`` over folds.
+    """
+    figs = figures(fold_results)
+    out = {}
+    for axis in AXES:
+        r = {v: figs[v][f"{axis}_r"] for v in FIXED_WEIGHTS}
+        c = {v: figs[v][f"{axis}_ccc"] for v in FIXED_WEIGHTS}
+        best_r = max(x.mean() for x in r.values())
+        chosen = max((v for v in FIXED_WEIGHTS if r[v].mean() >= best_r - r_tolerance), key=lambda v: c[v].mean())
+        if "blend-tuned" in figs:
+            tr, tc = figs["blend-tuned"][f"{axis}_r"], figs["blend-tuned"][f"{axis}_ccc"]
+            better_r = tr.mean() > r[chosen].mean() + r_tolerance and paired_test(tr, r[chosen])["p_t"] < alpha
+            tied_r = abs(tr.mean() - r[chosen].mean()) <= r_tolerance
+            better_c = tied_r and tc.mean() > c[chosen].mean() and paired_test(tc, c[chosen])["p_t"] < alpha
+            if better_r or better_c:
+                chosen = "blend-tuned"
+        shown = [v for v in (*FIXED_WEIGHTS, "blend-tuned") if v in figs]
+        out[axis] = {"variant": chosen, "weight": FIXED_WEIGHTS.get(chosen, "tuned"),
+                     "figures": {v: {"r": _mean_std(figs[v][f"{axis}_r"]), "ccc": _mean_std(figs[v][f"{axis}_ccc"])}
+                                 for v in shown}}
+    return out
+
+
+def fit_head(X, y, groups, targets: dict, *, classifier, rule: dict, regressor=None, folds: int = 5,
+             random_state: int = 0) -> tuple:
+    """A valence / arousal head fitted on all rows, and its pooled out-of-fold figures.
+
+    Each axis' :class:`AffectRegressor` is tuned (k, alpha) and fitted on all rows; the
+    weight is the rule's (:func:`pick_rule`), or for ``"tuned"`` chosen from a grouped
+    out-of-fold run. The figures come from a `folds`-fold artist-grouped run with the
+    chosen hyperparameters fixed (chosen on all rows: slightly optimistic), `classifier`
+    (unfitted, fixed hyperparameters) standing for the model's quadrant probabilities.
+
+    Returns
+    -------
+    head : AffectHead
+    info : dict
+        ``regressors`` (k, alpha per axis), ``weights`` and ``out_of_fold`` figures
+        (r and CCC of the probability differences and of the head, per axis).
+    """
+    from mer.models.affect import AffectHead
+
+    regressor = regressor or AffectRegressor(random_state=random_state)
+    regs = {axis: clone(regressor).fit(X, targets[axis], groups=groups) for axis in AXES}
+    params = {axis: regs[axis].best_params_ for axis in AXES}
+    reg, prob = out_of_fold_affect(X, y, groups, targets, classifier=classifier, regressor_params=params,
+                                   n_splits=folds, random_state=random_state)
+    weights, oof = {}, {}
+    for j, axis in enumerate(AXES):
+        w = rule[axis]["weight"]
+        weights[axis] = choose_weight(targets[axis], reg[:, j], prob[:, j])[0] if w == "tuned" else float(w)
+        head_values = np.clip(weights[axis] * reg[:, j] + (1 - weights[axis]) * prob[:, j], -1, 1)
+        oof[axis] = {name: {k: round(v, 3) for k, v in regression_metrics(targets[axis], values).items()
+                            if k in ("r", "ccc")}
+                     for name, values in (("probabilities", prob[:, j]), ("head", head_values))}
+    return AffectHead.from_regressors(regs, weights), {"regressors": params, "weights": weights, "out_of_fold": oof}
+
+
+def head_card(info: dict, rule: dict, *, rows: str, cv: str | None) -> dict:
+    """The model card's ``affect`` entry: how valence / arousal are computed, on what scale, measured how."""
+    w = info["weights"]
+    return {
+        "method": "per axis: clip(w * ridge regression of the input row + (1 - w) * quadrant probability "
+                  "difference, -1, 1); ridge: standardise -> top-k columns by F against the target -> ridge, "
+                  "k and alpha by inner artist-grouped CV; probability differences: valence = P(Q1)+P(Q4)-P(Q2)-"
+                  "P(Q3), arousal = P(Q1)+P(Q2)-P(Q3)-P(Q4)",
+        "weights": w, "rule": {axis: rule[axis]["variant"] for axis in AXES},
+        "regressors": info["regressors"],
+        "targets": "tag-derived: mean Warriner et al. (2013) valence / arousal rating of the clip's AllMusic "
+                   f"mood tags, (rating - 5) / 4; fitted on {rows}",
+        "scale": "[-1, 1], 0 neutral (the targets' quadrant means on 4q-dev: valence +0.46 Q1, -0.37 Q2, -0.35 Q3, "
+                 "+0.36 Q4; arousal +0.19, +0.10, -0.21, -0.29); library exports map x to (x + 1) / 2 in [0, 1]",
+        "cv": cv, "cv_figures": {axis: rule[axis]["figures"] for axis in AXES},
+        "out_of_fold": info["out_of_fold"],
+        "out_of_fold_protocol": "r / CCC pooled over a 5-fold artist-grouped split of the rows the head was "
+                                "fitted on, the classifier's k and C and the ridges' k and alpha fixed at their "
+                                "all-row choice (slightly optimistic); 'probabilities': the probability differences",
+        "reproduce": "python -m mer.study.valence --variants recipe regression blend blend-tuned --json study.json; "
+                     "python -m mer.study.valence --results study.json --save-head src/mer/resources/default.mer "
+                     "--save-window-head src/mer/resources/window.mer",
+    }
+
+
+def save_heads(data: ValenceData, rule: dict, *, clip_model=None, window_model=None, cv: str | None) -> None:
+    """Fit and add the heads of the clip model (clip rows) and the window model (window rows) in place."""
+    from mer.models.modelfile import load, set_affect_head
+
+    targets = {axis: getattr(data, axis) for axis in AXES}
+    jobs = [(clip_model, data.X, np.arange(len(data.y)), f"{len(data.y)} clips of 4q-dev"),
+            (window_model, data.X_win, data.win_clip,
+             f"{len(data.win_clip)} windows of {len(data.y)} 4q-dev clips, each with its clip's targets")]
+    for path, X, clip, rows in jobs:
+        if path is None:
+            continue
+        est = load(path).estimator
+        classifier = clone(est).set_params(**est.best_params_)
+        head, info = fit_head(X, data.y[clip], data.groups[clip], {a: t[clip] for a, t in targets.items()},
+                              classifier=classifier, rule=rule)
+        set_affect_head(path, head, head_card(info, rule, rows=rows, cv=cv))
+        print(f"wrote the valence / arousal head of {path}: weights {info['weights']}, "
+              f"out-of-fold {json.dumps(info['out_of_fold'])}", flush=True)
+
+
+def _cross_validate(data: ValenceData, args) -> list[dict]:
+    folds = grouped_folds(data.y, data.groups, n_splits=args.folds, repeats=args.repeats, seed=args.seed)
+    results = []
+    for f in folds:
+        results.append(run_fold(data, f, variants=args.variants))
+        r = results[-1]
+        print(f"repeat {f.repeat} fold {f.fold}: recipe F1 {r['recipe']['classification']['macro_f1']:.3f}, "
+              f"valence r {r['recipe']['valence']['r']:.3f}"
+              + (f" -> regression {r['regression']['valence']['r']:.3f}" if "regression" in r else ""), flush=True)
+    return results
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="../shared/data/4q-dev")
@@ -225,22 +360,29 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    ap.add_argument("--results", default=None, help="reuse the fold results of an earlier --json instead of the CV")
+    ap.add_argument("--save-head", default=None, help="add / refit the valence / arousal head of this clip model")
+    ap.add_argument("--save-window-head", default=None, help="the same for a window model (fitted on window rows)")
     args = ap.parse_args(argv)
     data = load_valence_data(args.data, norms=args.norms, jobs=args.jobs)
-    folds = grouped_folds(data.y, data.groups, n_splits=args.folds, repeats=args.repeats, seed=args.seed)
-    results = []
-    for f in folds:
-        results.append(run_fold(data, f))
-        r = results[-1]
-        print(f"repeat {f.repeat} fold {f.fold}: recipe F1 {r['recipe']['classification']['macro_f1']:.3f}, "
-              f"valence r {r['recipe']['valence']['r']:.3f} -> regression {r['regression']['valence']['r']:.3f}",
-              flush=True)
-    print(f"{len(data.y)} clips, {args.folds} folds x {args.repeats} repeats (artist-grouped)\n")
+    if args.results:
+        results = json.loads(Path(args.results).read_text())["folds"]
+    else:
+        results = _cross_validate(data, args)
+    n_folds = len({(r["repeat"], r["fold"]) for r in results})
+    print(f"{len(data.y)} clips, {n_folds} folds (artist-grouped)\n")
     print(ablation_table(results))
+    rule = pick_rule(results)
+    print("shipped rule: " + ", ".join(f"{a} {rule[a]['variant']} (w = {rule[a]['weight']})" for a in AXES))
     if args.json:
         from mer.core.io import write_json
 
-        write_json(args.json, {"folds": results})
+        write_json(args.json, {"folds": results, "rule": rule})
+    if args.save_head or args.save_window_head:
+        cv = (f"{args.folds}-fold artist-grouped CV x {args.repeats} repeats on the {len(data.y)} clips "
+              "(cv_figures: mean ± std over folds of the clip model's variants)")
+        save_heads(data, rule, clip_model=args.save_head, window_model=args.save_window_head, cv=cv)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,12 @@ seconds, every ``hop`` seconds, gets:
   musicnn block the mean and std of the patches whose centre lies in the window (3 or 4
   patches in 10 s). A window covering a whole 30-s clip pools all its patches and gives
   the probabilities of :func:`mer.workflows.predict.predict_files` (within 1e-4);
-* valence and arousal from the probabilities (:func:`mer.core.labels.valence_arousal`).
+* valence and arousal from the model's valence / arousal head when it has one (the shipped
+  window model does: :class:`mer.models.affect.AffectHead`, a blend of a ridge regression of
+  the window's input row and the probability differences, fitted on its training windows,
+  each with its clip's tag-derived targets; see its card's ``affect``), else from the
+  probabilities (:func:`mer.core.labels.valence_arousal`). Smoothing applies to them as to
+  the probabilities: the head's regression gets the same running median.
 
 The default model is the shipped *window model* (``mer/resources/window.mer``,
 :func:`load_timeline_model`): the clip model's recipe (descriptors + musicnn MSD & MTT ->
@@ -147,7 +152,8 @@ class Window:
     raw_probabilities : dict of str -> float, or None
         The model's output for this window alone.
     valence, arousal : float or None
-        In [-1, 1], from the smoothed probabilities.
+        In [-1, 1], from the smoothed probabilities (and the smoothed regression of the
+        model's valence / arousal head, when it has one).
     flags : list of str
         :data:`mer.audio.quality.FLAGS` raised by the window's samples.
     quality : dict of str -> float
@@ -163,6 +169,9 @@ class Window:
     arousal: float | None
     flags: list[str] = field(default_factory=list)
     quality: dict[str, float] = field(default_factory=dict)
+    #: The head's raw (unsmoothed) regression of (valence, arousal), when the model has a head;
+    #: not part of the JSON form.
+    raw_affect: tuple[float, float] | None = field(default=None, repr=False)
 
     @property
     def silent(self) -> bool:
@@ -354,9 +363,12 @@ def _analyse(model: TrainedModel, t0: float, t1: float, signals: dict[int, np.nd
     fl = flags(facts, qconfig)
     if "silent" in fl:
         return Window(t0, t1, None, None, None, None, None, fl, facts)
-    p = model.predict_proba(window_inputs(model, signals, shared=shared, span=(t0, t1)))[0]
+    row = window_inputs(model, signals, shared=shared, span=(t0, t1))
+    p = model.predict_proba(row)[0]
     probs = {lab: float(v) for lab, v in zip(model.labels, p)}
-    return Window(t0, t1, None, None, probs, None, None, fl, facts)
+    reg = model.affect_regression(row)
+    return Window(t0, t1, None, None, probs, None, None, fl, facts,
+                  raw_affect=None if reg is None else (float(reg[0, 0]), float(reg[0, 1])))
 
 
 def smooth_probabilities(P: np.ndarray, *, method: str = "median", width: int = 3,
@@ -418,13 +430,17 @@ def _forward_backward(P: np.ndarray, switch_prob: float) -> np.ndarray:
 
 
 def apply_smoothing(windows: list[Window], labels: tuple[str, ...], *, method: str = "median", width: int = 3,
-                    switch_prob: float = 0.1) -> None:
+                    switch_prob: float = 0.1, affect=None) -> None:
     """Set each non-silent window's smoothed probabilities, quadrant, valence and arousal from its raw ones.
 
     With ``"hmm"`` the quadrant is the argmax of the HMM posterior, while the probabilities
     (and so valence and arousal) are the running median of `width` windows: posteriors of a
     sticky chain are nearly one-hot after a few windows, which would pin valence and arousal
     to the quadrants' corners.
+
+    `affect`, the model's valence / arousal head (:class:`mer.models.affect.AffectHead`):
+    valence and arousal are then its blend of the windows' ``raw_affect`` regression, given
+    the same running median as the probabilities, and the smoothed probabilities.
     """
     live = [w for w in windows if not w.silent]
     if not live:
@@ -432,10 +448,25 @@ def apply_smoothing(windows: list[Window], labels: tuple[str, ...], *, method: s
     P = np.array([[w.raw_probabilities[lab] for lab in labels] for w in live])
     S = smooth_probabilities(P, method="median" if method == "hmm" else method, width=width)
     Q = smooth_probabilities(P, method="hmm", switch_prob=switch_prob) if method == "hmm" else S
-    for w, row, q in zip(live, S, Q):
-        w.probabilities = {lab: float(v) for lab, v in zip(labels, row)}
+    if affect is None:
+        VA = [valence_arousal(dict(zip(labels, row))) for row in S]
+    else:
+        if any(w.raw_affect is None for w in live):
+            raise MerError("windows without the head's regression (raw_affect) cannot be smoothed with a head")
+        VA = affect.combine(_running_median(np.array([w.raw_affect for w in live]), method, width), S, labels)
+    for w, row, q, (v, a) in zip(live, S, Q, VA):
+        w.probabilities = {lab: float(x) for lab, x in zip(labels, row)}
         w.quadrant = labels[int(np.argmax(q))]
-        w.valence, w.arousal = valence_arousal(w.probabilities)
+        w.valence, w.arousal = float(v), float(a)
+
+
+def _running_median(R: np.ndarray, method: str, width: int) -> np.ndarray:
+    """The running median of each column of `R` (n_windows, n) over `width` windows, as the probabilities get."""
+    from scipy.ndimage import median_filter
+
+    if method == "none" or len(R) < 2 or width <= 1:
+        return R.copy()
+    return median_filter(R, size=(width | 1, 1), mode="nearest")
 
 
 # ---------------------------------------------------------------------------
@@ -659,7 +690,8 @@ def timeline(source: str | PathLike | np.ndarray, *, model: TrainedModel | None 
     except MerError as exc:
         raise exc.with_path(path) if path is not None else exc from None
     duration = windows[-1].end_s
-    apply_smoothing(windows, model.labels, method=smooth, width=smooth_width, switch_prob=switch_prob)
+    apply_smoothing(windows, model.labels, method=smooth, width=smooth_width, switch_prob=switch_prob,
+                    affect=model.affect)
     secs = sections(windows, duration)
     return Timeline(path, model.name, duration, float(window), float(hop),
                     _smoothing_settings(smooth, smooth_width, switch_prob), qconfig.sr, windows, secs,

@@ -164,10 +164,24 @@ def model_info(
             if isinstance(value, dict):
                 value = "; ".join(f"{k}: {v}" for k, v in value.items())
             table.add_row(key, str(value))
+    if isinstance(meta.get("affect"), dict):
+        table.add_row("valence / arousal", _affect_summary(meta["affect"]))
     if meta.get(TRAINING_HASHES):
         table.add_row("training clips", f"{len(meta[TRAINING_HASHES])} content hashes (mer evaluate warns on overlap)")
     table.add_row("versions", ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()))
     term.out.print(table)
+
+
+def _affect_summary(affect: dict) -> str:
+    """One line of a model card's valence / arousal head: blend weights and the CV figures of what ships."""
+    weights = affect.get("weights", {})
+    parts = [f"head: w * ridge + (1 - w) * probability difference, w = "
+             + ", ".join(f"{axis} {w:g}" for axis, w in weights.items())]
+    for axis, rule in affect.get("rule", {}).items():
+        fig = affect.get("cv_figures", {}).get(axis, {}).get(rule, {})
+        if fig:
+            parts.append(f"{axis} r {fig.get('r')}, CCC {fig.get('ccc')}")
+    return "; ".join(parts)
 
 
 @app.command()

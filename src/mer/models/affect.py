@@ -1,0 +1,292 @@
+"""The valence / arousal head: ridge regression of each axis, blended with the quadrant probabilities.
+
+A model's quadrant probabilities give valence and arousal as probability differences
+(:func:`mer.core.labels.valence_arousal`), each in [-1, 1]. A head fitted on continuous
+targets (the tag-derived Warriner valence and arousal of :mod:`mer.data.targets`, on the
+same [-1, 1] scale: ``(rating - 5) / 4``) reports, per axis::
+
+    value = clip(w * regression + (1 - w) * probability_difference, -1, 1)
+
+with ``regression`` a ridge regression of the model's input row (standardise -> the k
+columns with the largest F against the target -> ridge) and ``w`` the axis' blend weight
+(1: regression only, 0: probabilities only).
+
+Three pieces:
+
+* :class:`AffectRegressor` — the scikit-learn estimator of one axis, k and alpha tuned by
+  an inner artist-grouped CV (maximum Pearson r).
+* :func:`choose_weight` and :func:`out_of_fold_affect` — pick ``w`` from out-of-fold
+  predictions of the training clips (r first, CCC second).
+* :class:`AffectHead` — the fitted head as plain arrays (what a ``.mer`` file stores,
+  :mod:`mer.models.modelfile`), predicting with numpy alone.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.utils.validation import check_is_fitted, check_scalar
+
+from mer.core.errors import MerError
+from mer.core.labels import valence_arousal
+from mer.eval.metrics import regression_metrics
+from mer.eval.splits import grouped_folds
+
+#: The head's axes, in the order of its outputs' columns.
+AXES = ("valence", "arousal")
+
+#: Blend weights tried by :func:`choose_weight` (weight of the regression).
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def make_regressor(k: int | str, alpha: float):
+    """StandardScaler -> SelectKBest(f_regression, k) -> Ridge(alpha), all scikit-learn."""
+    from sklearn.feature_selection import SelectKBest, f_regression
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return Pipeline([("scale", StandardScaler()), ("select", SelectKBest(f_regression, k=k)),
+                     ("regress", Ridge(alpha=alpha))])
+
+
+def _grid(v) -> list:
+    return [v] if isinstance(v, (numbers.Number, str)) else list(v)
+
+
+class AffectRegressor(RegressorMixin, BaseEstimator):
+    """Ridge regression of one continuous target (valence or arousal), k and alpha tuned inside.
+
+    Like :class:`mer.models.recipe.EmotionClassifier`: the pair with the best Pearson r
+    over an inner grouped k-fold of the training clips (out-of-fold predictions pooled)
+    wins, then is refitted on all of them.
+
+    Parameters
+    ----------
+    k : int, "all" or sequence
+        Columns kept by the univariate F selection (capped at the number of columns).
+    alpha : float or sequence
+        Ridge penalty on standardised columns.
+    inner_folds : int >= 2
+    random_state : int >= 0
+        Seeds the inner folds.
+
+    Attributes
+    ----------
+    best_params_ : dict
+        The chosen ``k`` and ``alpha``.
+    inner_scores_ : dict
+        ``(k, alpha)`` -> inner Pearson r (empty when nothing was tuned).
+    pipeline_ : sklearn.pipeline.Pipeline
+    """
+
+    def __init__(self, k=(100, 300, 600), alpha=(100.0, 1000.0, 10000.0), inner_folds: int = 4,
+                 random_state: int = 0):
+        self.k = k
+        self.alpha = alpha
+        self.inner_folds = inner_folds
+        self.random_state = random_state
+
+    def fit(self, X, y, groups=None) -> AffectRegressor:
+        """Fit on (n_clips, n_columns) inputs and continuous targets, shape (n_clips,)."""
+        check_scalar(self.inner_folds, "inner_folds", numbers.Integral, min_val=2)
+        check_scalar(self.random_state, "random_state", numbers.Integral, min_val=0)
+        X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if X.ndim != 2 or y.shape != (len(X),):
+            raise ValueError(f"need X of shape (n, n_columns) and y of shape (n,), got {X.shape} and {y.shape}")
+        ks = sorted({k if k == "all" or k < X.shape[1] else "all" for k in _grid(self.k)}, key=str)
+        alphas = _grid(self.alpha)
+        if any(not a > 0 for a in alphas):
+            raise ValueError(f"alpha must be > 0, got {self.alpha}")
+        self.inner_scores_ = {}
+        best = (ks[0], alphas[0])
+        if len(ks) * len(alphas) > 1:
+            # strata for the inner split: above / below the median, so both sides are in every fold
+            folds = grouped_folds(y > np.median(y), groups, n_splits=self.inner_folds, seed=self.random_state)
+            for k in ks:
+                for a in alphas:
+                    pred = np.empty_like(y)
+                    for f in folds:
+                        pred[f.test] = make_regressor(k, a).fit(X[f.train], y[f.train]).predict(X[f.test])
+                    self.inner_scores_[(k, a)] = regression_metrics(y, pred)["r"]
+            best = max(self.inner_scores_, key=self.inner_scores_.get)
+        self.best_params_ = {"k": best[0], "alpha": best[1]}
+        self.pipeline_ = make_regressor(*best).fit(X, y)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted target of each clip, shape (n_clips,)."""
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.predict(np.asarray(X, dtype=np.float64))
+
+
+def probability_affect(P, labels) -> np.ndarray:
+    """Valence and arousal as quadrant probability differences, shape (n, 2), from P of shape (n, n_labels)."""
+    return np.array([valence_arousal(dict(zip(labels, row))) for row in np.asarray(P, dtype=np.float64)]
+                    ).reshape(-1, 2)
+
+
+def choose_weight(target, regression, probability, *, weights=BLEND_WEIGHTS, r_tolerance: float = 0.005
+                  ) -> tuple[float, dict]:
+    """The blend weight of one axis from out-of-fold predictions: best Pearson r, then best CCC.
+
+    Weights whose r is within `r_tolerance` of the best r count as tied on r; among them
+    the one with the best concordance (CCC) wins, the smaller weight on a further tie.
+
+    Parameters
+    ----------
+    target, regression, probability : array-like, shape (n,)
+        The targets, the regression's and the probability differences' out-of-fold values.
+
+    Returns
+    -------
+    weight : float
+    scores : dict
+        weight -> ``{"r": ..., "ccc": ...}`` of the blend.
+    """
+    t, r, p = (np.asarray(a, dtype=np.float64) for a in (target, regression, probability))
+    if not (t.shape == r.shape == p.shape and t.ndim == 1):
+        raise ValueError(f"need three 1-D arrays of one length, got {t.shape}, {r.shape}, {p.shape}")
+    scores = {}
+    for w in weights:
+        m = regression_metrics(t, w * r + (1 - w) * p)
+        scores[float(w)] = {"r": m["r"], "ccc": m["ccc"]}
+    best_r = max(s["r"] for s in scores.values())
+    tied = [w for w, s in scores.items() if s["r"] >= best_r - r_tolerance]
+    return max(tied, key=lambda w: (scores[w]["ccc"], -w)), scores
+
+
+def out_of_fold_affect(X, y, groups, targets: dict, *, classifier, regressor_params: dict, n_splits: int = 4,
+                       random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold regression and probability-difference values of every training row (grouped k-fold).
+
+    Hyperparameters are fixed (no tuning inside): `classifier` is cloned as given, and
+    each axis' regressor is ``make_regressor(**regressor_params[axis])``.
+
+    Parameters
+    ----------
+    X : np.ndarray, shape (n, n_columns)
+    y, groups : np.ndarray, shape (n,)
+        Quadrant labels (stratification and the classifier's target) and artist groups.
+    targets : dict of str -> np.ndarray of shape (n,)
+        ``"valence"`` and ``"arousal"`` targets.
+
+    Returns
+    -------
+    regression, probability : np.ndarray, shape (n, 2)
+        Columns in :data:`AXES` order.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    reg, prob = np.empty((len(X), 2)), np.empty((len(X), 2))
+    for f in grouped_folds(y, groups, n_splits=n_splits, seed=random_state):
+        clf = clone(classifier).fit(X[f.train], y[f.train], groups=None if groups is None else groups[f.train])
+        prob[f.test] = probability_affect(clf.predict_proba(X[f.test]), clf.classes_)
+        for j, axis in enumerate(AXES):
+            model = make_regressor(**regressor_params[axis]).fit(X[f.train], targets[axis][f.train])
+            reg[f.test, j] = model.predict(X[f.test])
+    return reg, prob
+
+
+#: The arrays of one axis in a stored head (prefixed ``valence_`` / ``arousal_``).
+AXIS_ARRAYS = ("mean", "scale", "selected", "coef", "intercept", "weight")
+
+
+class AffectHead:
+    """A fitted valence / arousal head as plain arrays (see the module docstring).
+
+    Parameters
+    ----------
+    arrays : dict of str -> np.ndarray
+        For each axis in :data:`AXES` and each name in :data:`AXIS_ARRAYS`, ``"{axis}_{name}"``:
+        ``mean``, ``scale`` shape (n_columns,) (the standardisation); ``selected`` shape (k,)
+        int, the kept columns, increasing; ``coef`` shape (k,); ``intercept`` and ``weight``
+        (the regression's blend weight in [0, 1]) shape ().
+    n_columns : int, optional
+        The model's input width, checked when given.
+
+    Raises
+    ------
+    ValueError
+        A missing array or a wrong shape, dtype or range (one line).
+    """
+
+    def __init__(self, arrays: dict, *, n_columns: int | None = None):
+        missing = [k for k in self.names() if k not in arrays]
+        if missing:
+            raise ValueError(f"head arrays missing: {', '.join(missing)}")
+        self.arrays = {k: np.asarray(arrays[k]) for k in self.names()}
+        for axis in AXES:
+            self._check_axis(axis, n_columns)
+
+    @staticmethod
+    def names() -> list[str]:
+        return [f"{axis}_{name}" for axis in AXES for name in AXIS_ARRAYS]
+
+    def _check_axis(self, axis: str, n_columns: int | None) -> None:
+        a = {name: self.arrays[f"{axis}_{name}"] for name in AXIS_ARRAYS}
+        n = a["mean"].shape[0] if a["mean"].ndim == 1 else -1
+        if n < 1 or a["scale"].shape != (n,) or (n_columns is not None and n != n_columns):
+            raise ValueError(f"{axis} head: standardisation of shapes {a['mean'].shape} and {a['scale'].shape} "
+                             f"for {n_columns if n_columns is not None else 'n'} input columns")
+        sel = a["selected"]
+        if sel.ndim != 1 or sel.dtype.kind not in "iu" or not len(sel) or sel.min() < 0 or sel.max() >= n \
+                or np.any(np.diff(sel) <= 0):
+            raise ValueError(f"{axis} head: selected columns must be increasing integers in [0, {n}), "
+                             f"got shape {sel.shape}, dtype {sel.dtype}")
+        if a["coef"].shape != sel.shape or a["intercept"].shape != () or a["weight"].shape != ():
+            raise ValueError(f"{axis} head: {a['coef'].shape} weights for {sel.shape[0]} selected columns "
+                             f"(intercept {a['intercept'].shape}, blend weight {a['weight'].shape})")
+        if not 0.0 <= float(a["weight"]) <= 1.0:
+            raise ValueError(f"{axis} head: blend weight {float(a['weight'])} outside [0, 1]")
+
+    @classmethod
+    def from_regressors(cls, regressors: dict, weights: dict) -> AffectHead:
+        """The head of fitted :class:`AffectRegressor` (or their pipelines), one per axis, and blend weights."""
+        arrays = {}
+        for axis in AXES:
+            pipe = getattr(regressors[axis], "pipeline_", regressors[axis])
+            scale, select, ridge = (pipe.named_steps[k] for k in ("scale", "select", "regress"))
+            arrays.update({f"{axis}_mean": scale.mean_, f"{axis}_scale": scale.scale_,
+                           f"{axis}_selected": np.flatnonzero(select.get_support()).astype(np.int64),
+                           f"{axis}_coef": np.asarray(ridge.coef_, dtype=np.float64).reshape(-1),
+                           f"{axis}_intercept": np.asarray(float(ridge.intercept_)),
+                           f"{axis}_weight": np.asarray(float(weights[axis]))})
+        return cls(arrays)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Blend weight of the regression per axis."""
+        return {axis: float(self.arrays[f"{axis}_weight"]) for axis in AXES}
+
+    @property
+    def n_columns(self) -> int:
+        return int(self.arrays["valence_mean"].shape[0])
+
+    def regress(self, X) -> np.ndarray:
+        """The regression of each axis, shape (n, 2) (:data:`AXES` order), from inputs of shape (n, n_columns)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_columns:
+            raise MerError(f"the valence / arousal head reads {self.n_columns} input columns, got shape {X.shape}")
+        out = np.empty((len(X), 2))
+        for j, axis in enumerate(AXES):
+            a = {name: self.arrays[f"{axis}_{name}"] for name in AXIS_ARRAYS}
+            Z = (X[:, a["selected"]] - a["mean"][a["selected"]]) / a["scale"][a["selected"]]
+            out[:, j] = Z @ a["coef"] + a["intercept"]
+        return out
+
+    def combine(self, regression, P, labels) -> np.ndarray:
+        """``clip(w * regression + (1 - w) * probability differences, -1, 1)``, shape (n, 2).
+
+        `regression` has shape (n, 2) (:meth:`regress`, possibly smoothed over time); `P`
+        the quadrant probabilities, shape (n, len(labels)).
+        """
+        w = np.array([self.weights[axis] for axis in AXES])
+        blend = w * np.asarray(regression, dtype=np.float64) + (1 - w) * probability_affect(P, labels)
+        return np.clip(blend, -1.0, 1.0)
+
+    def predict(self, X, P, labels) -> np.ndarray:
+        """Valence and arousal, shape (n, 2), in [-1, 1], of inputs X and their quadrant probabilities P."""
+        return self.combine(self.regress(X), P, labels)

@@ -1,0 +1,487 @@
+"""Rendered EMOPIA piano clips: how the shipped model reads them, and what training on them costs 4Q.
+
+    python -m mer.study.emopia --emopia ../shared/data/emopia-midi --data ../shared/data/4q-dev
+                               [--per-quadrant 60] [--per-song 2] [--weights 0.5] [--folds 5]
+                               [--repeats 3] [--seed 0] [--jobs 1] [--cache-dir DIR] [--json FILE]
+
+1. **Subset** (:func:`choose_emopia`): songs in a seeded order, at most ``--per-song``
+   clips of each (seeded), a clip taken while its quadrant has fewer than
+   ``--per-quadrant``. Each clip is rendered (:func:`mer.data.emopia.render_dataset`,
+   cached) and its recipe inputs (232 descriptors + musicnn MSD and MTT pooled
+   embeddings) computed through the feature cache (:func:`mer.workflows.predict.model_inputs`).
+2. **Shipped model** (:func:`shipped_report`): :func:`mer.workflows.predict.predict_files`
+   with ``default.mer`` on the subset: accuracy, macro-F1, confusion, mean valence /
+   arousal per true quadrant.
+3. **CV** (:func:`cross_validate`): 4Q artist-grouped folds and EMOPIA song-grouped
+   folds (:func:`mer.eval.splits.grouped_folds`, 5 x 3, the same seed), 4Q fold *i*
+   paired with EMOPIA fold *i*; :func:`mer.eval.splits.check_disjoint_groups` on every
+   fold of both. The 4Q rows are the cached clip rows of :mod:`mer.study.windows` (not
+   recomputed). Per fold pair, the recipe (:class:`~mer.models.recipe.EmotionClassifier`,
+   k = 600, C = 0.01 fixed) is fitted on the training rows of each *setting*:
+   ``4q`` (4Q only), ``4q+emopia`` (4Q + EMOPIA, equal weights), ``4q+emopia w=<w>``
+   (EMOPIA rows weighted ``w`` via ``sample_weight``) and ``emopia`` (EMOPIA only, a
+   reference); scored on the 4Q test clips (macro-F1, per-quadrant F1) and the EMOPIA
+   test clips (accuracy, macro-F1). Paired tests (:func:`mer.eval.stats.paired_test`)
+   against ``4q`` over the 15 folds (repeats share clips, so p-values are optimistic).
+
+Measured 2026-11-30 (issue 16), seed 0, 5 x 3 folds, k = 600, C = 0.01; 4Q: 540 clips of 401
+artists. Renders: TimGM6mb General MIDI piano, first 30 s. All 1,078 EMOPIA clips (387 songs;
+Q1 250, Q2 265, Q3 253, Q4 310; ``--per-quadrant 1000 --per-song 1000 --weights 0.25 0.5``,
+~14 min wall on 2 busy shared cores with ``--jobs 2``, cached afterwards)::
+
+    shipped model on 1078 EMOPIA clips: accuracy 0.306, macro-F1 0.157
+    true/pred     Q1   Q2   Q3   Q4   valence  arousal   (means, the model's affect head)
+    Q1             0    0   10  240    +0.473   -0.368
+    Q2             1    2   13  249    +0.414   -0.342
+    Q3             0    0   24  229    +0.358   -0.403
+    Q4             0    0    6  304    +0.449   -0.406
+
+    setting            4Q macro-F1    d vs 4q (p_t)   EMOPIA acc     d vs 4q (p_t)  EMOPIA F1
+    4q                 0.753 ± 0.038                  0.307 ± 0.018                 0.157 ± 0.032
+    4q+emopia          0.735 ± 0.042  -0.018 (0.095)  0.716 ± 0.032  +0.409 (0.000) 0.713 ± 0.032
+    4q+emopia w=0.25   0.753 ± 0.029  -0.000 (0.980)  0.694 ± 0.028  +0.387 (0.000) 0.689 ± 0.028
+    4q+emopia w=0.5    0.744 ± 0.032  -0.009 (0.308)  0.710 ± 0.031  +0.403 (0.000) 0.705 ± 0.030
+    emopia             0.236 ± 0.049  -0.517 (0.000)  0.678 ± 0.032  +0.371 (0.000) 0.674 ± 0.030
+
+The shipped model calls nearly every rendered piano clip calm (Q4: 94.8 % of clips; the 4Q-only
+CV models 92.5 %): on EMOPIA its arousal side is right for 0.525 of clips, chance, and mean
+valence / arousal barely move with the true quadrant. Adding EMOPIA's
+training folds teaches the piano domain (EMOPIA accuracy 0.31 -> 0.69-0.72; arousal side
+0.90, valence side 0.75-0.78) at no measurable 4Q cost with EMOPIA rows weighted 0.25-0.5
+(macro-F1 -0.000 / -0.009, p 0.98 / 0.31); at equal weight 4Q loses 0.018 (p 0.095), mostly
+Q1 F1 (0.803 -> 0.764). A model trained on EMOPIA alone reads 4Q at chance (0.236): the
+two sets do not transfer either way. Smaller subsets (at most 2 clips per song, seeded):
+60 per quadrant (240 clips, 132 songs) reach EMOPIA accuracy 0.569 ± 0.085 (equal weight;
+4Q 0.745, d -0.008) and 120 per quadrant (480 clips, 263 songs) 0.674 ± 0.049 (4Q 0.736,
+d -0.017), so more songs keep helping. Folds of the three repeats share clips: the paired
+p-values are optimistic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mer.core.labels import QUADRANTS
+from mer.eval.metrics import classification_metrics
+from mer.eval.splits import check_disjoint_groups, grouped_folds
+from mer.eval.stats import paired_test
+
+#: The shipped recipe's chosen hyper-parameters (fixed here: no inner tuning, to save CPU).
+SHIPPED_K = 600
+SHIPPED_C = 0.01
+
+
+def choose_emopia(dataset, *, per_quadrant: int = 60, per_song: int = 2, seed: int = 0):
+    """A balanced, song-capped, seeded subset of an EMOPIA index (:func:`mer.data.emopia.emopia_index`).
+
+    Songs are visited in a seeded random order; of each song at most `per_song` clips
+    (in a seeded order) are taken, each only while its quadrant has fewer than
+    `per_quadrant` clips. Returns ``dataset.subset(indices)``, indices sorted.
+    """
+    if per_quadrant < 1 or per_song < 1:
+        raise ValueError(f"per_quadrant and per_song must be >= 1, got {per_quadrant}, {per_song}")
+    rng = np.random.default_rng(seed)
+    by_song: dict[str, list[int]] = {}
+    for i, c in enumerate(dataset.clips):
+        by_song.setdefault(c.group, []).append(i)
+    songs = sorted(by_song)
+    counts = {lab: 0 for lab in dataset.labels}
+    keep: list[int] = []
+    for s in (songs[j] for j in rng.permutation(len(songs))):
+        taken = 0
+        for i in (by_song[s][j] for j in rng.permutation(len(by_song[s]))):
+            lab = dataset.clips[i].label
+            if taken < per_song and counts[lab] < per_quadrant:
+                keep.append(i)
+                counts[lab] += 1
+                taken += 1
+        if all(n >= per_quadrant for n in counts.values()):
+            break
+    return dataset.subset(sorted(keep))
+
+
+@dataclass
+class Rows:
+    """Recipe inputs of a labelled set of clips.
+
+    Attributes
+    ----------
+    X : np.ndarray, shape (n_clips, n_columns)
+    y, groups, ids : np.ndarray, shape (n_clips,)
+        Quadrant, group (artist or ``song:<id>``) and a name of each clip.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    ids: np.ndarray
+
+    def __post_init__(self):
+        n = len(self.X)
+        if not (len(self.y) == len(self.groups) == len(self.ids) == n):
+            raise ValueError(f"rows of unequal length: X {n}, y {len(self.y)}, groups {len(self.groups)}")
+
+
+def fourq_rows(data_root, *, cache_dir=None, jobs: int = 1, progress: bool = True) -> Rows:
+    """The 4Q clips' whole-clip rows, from :mod:`mer.study.windows`' cache (computed on a miss)."""
+    from mer.study.windows import load_study_data
+
+    d = load_study_data(data_root, cache_root=cache_dir, jobs=jobs, progress=progress)
+    for path, err in d.failures.items():
+        print(f"skipped {path}: {err}")
+    return Rows(d.X_clip, d.y, d.groups, np.array([Path(p).name for p in d.paths]))
+
+
+def emopia_rows(root, model, *, per_quadrant: int, per_song: int, seed: int, cache_dir=None, jobs: int = 1,
+                progress: bool = True) -> tuple[Rows, list, list[str]]:
+    """Render the chosen EMOPIA clips and compute `model`'s inputs and predictions (all cached).
+
+    Returns
+    -------
+    rows : Rows
+        Clips that rendered and were analysed (ids = MIDI stems).
+    predictions : list of mer.workflows.predict.Prediction, aligned with `rows`
+    problems : list of str
+        One line per clip left out.
+    """
+    from mer.data.emopia import emopia_index, render_dataset
+    from mer.workflows.predict import model_inputs, predict_files
+
+    chosen = choose_emopia(emopia_index(root), per_quadrant=per_quadrant, per_song=per_song, seed=seed)
+    ds = render_dataset(chosen, cache_dir=cache_dir, sr=model.feature_config.sr, jobs=jobs, progress=progress)
+    problems = [p for p in ds.problems if p.endswith("skipped")]
+    X, ok, failures = model_inputs(model, ds.paths, jobs=jobs, cache_dir=cache_dir, progress=progress)
+    problems += [reason for _, reason in failures]
+    clips = [c for c, good in zip(ds.clips, ok) if good]
+    preds, pfail = predict_files(model, [c.path for c in clips], jobs=jobs, cache_dir=cache_dir, progress=progress)
+    if pfail or len(preds) != len(clips) or any(p.probabilities is None for p in preds):
+        raise RuntimeError(f"predict_files disagrees with model_inputs on {len(pfail)} clip(s): {pfail[:2]}")
+    P = np.array([[p.probabilities[lab] for lab in model.labels] for p in preds])
+    # the CV rows and the shipped model's answers must come from the same inputs
+    np.testing.assert_allclose(P, model.predict_proba(X), atol=1e-6)
+    rows = Rows(np.asarray(X, dtype=np.float32), np.array([c.label for c in clips]),
+                np.array([c.group for c in clips]), np.array([c.id for c in clips]))
+    return rows, preds, problems
+
+
+def shipped_report(predictions, y_true) -> dict:
+    """Metrics of predictions against labels, plus mean valence / arousal per true quadrant.
+
+    Returns
+    -------
+    dict
+        :func:`mer.eval.metrics.classification_metrics` over :data:`QUADRANTS`, plus
+        ``va_by_quadrant``: quadrant -> ``n``, ``valence``, ``arousal`` (means, in [-1, 1]).
+    """
+    y_true = np.asarray(y_true)
+    y_pred = np.array([p.quadrant for p in predictions])
+    out = classification_metrics(y_true, y_pred, QUADRANTS)
+    va = {}
+    for q in QUADRANTS:
+        sel = [p for p, t in zip(predictions, y_true) if t == q]
+        if sel:
+            va[q] = {"n": len(sel), "valence": float(np.mean([p.valence for p in sel])),
+                     "arousal": float(np.mean([p.arousal for p in sel]))}
+    out["va_by_quadrant"] = va
+    out.update(axis_accuracy(out["confusion"]))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Cross-validation: 4Q folds paired with EMOPIA folds
+# ---------------------------------------------------------------------------
+
+
+def paired_folds(fourq: Rows, emopia: Rows, *, folds: int = 5, repeats: int = 3, seed: int = 0) -> list[tuple]:
+    """``(4Q fold, EMOPIA fold)`` pairs: fold *i* of each, both group-checked.
+
+    4Q folds keep artists together, EMOPIA folds keep songs together
+    (:func:`mer.eval.splits.grouped_folds` with the same `folds`, `repeats`, `seed`).
+    """
+    f4 = grouped_folds(fourq.y, fourq.groups, folds, repeats, seed)
+    fe = grouped_folds(emopia.y, emopia.groups, folds, repeats, seed)
+    for a, b in zip(f4, fe):
+        check_disjoint_groups(fourq.groups, a.train, a.test)
+        check_disjoint_groups(emopia.groups, b.train, b.test)
+    return list(zip(f4, fe))
+
+
+def settings(weights=(0.5,)) -> list[tuple[str, float, float]]:
+    """``(name, weight of 4Q rows, weight of EMOPIA rows)``; weight 0 = rows left out of the fit."""
+    out = [("4q", 1.0, 0.0), ("4q+emopia", 1.0, 1.0)]
+    out += [(f"4q+emopia w={w:g}", 1.0, float(w)) for w in weights if w not in (0, 1)]
+    return out + [("emopia", 0.0, 1.0)]
+
+
+def training_rows(fourq: Rows, emopia: Rows, f4, fe, w4: float, we: float):
+    """Stacked training inputs, labels, groups and weights of one setting (rows of weight 0 left out).
+
+    The groups of the two sets are prefixed (``4q:``, ``emopia:``) so they can never merge.
+    """
+    parts = []
+    for rows, fold, w, tag in ((fourq, f4, w4, "4q:"), (emopia, fe, we, "emopia:")):
+        check_disjoint_groups(rows.groups, fold.train, fold.test)
+        if w > 0:
+            idx = fold.train
+            parts.append((rows.X[idx], rows.y[idx], np.char.add(tag, rows.groups[idx].astype(str)),
+                          np.full(len(idx), w)))
+    if not parts:
+        raise ValueError("a setting must train on at least one of the two sets")
+    X, y, g, w = (np.concatenate(z) for z in zip(*parts))
+    return X, y, g, (None if np.all(w == w[0]) else w)
+
+
+def run_pair(fourq: Rows, emopia: Rows, f4, fe, *, estimator, setting_list) -> dict:
+    """Fit every setting on one fold pair; score each on the 4Q test fold and the EMOPIA test fold."""
+    from sklearn.base import clone
+
+    out = {"repeat": f4.repeat, "fold": f4.fold, "n_test_4q": len(f4.test), "n_test_emopia": len(fe.test)}
+    for name, w4, we in setting_list:
+        X, y, g, w = training_rows(fourq, emopia, f4, fe, w4, we)
+        with warnings.catch_warnings():  # columns constant on one set (EMOPIA alone): F undefined, ranked last
+            warnings.filterwarnings("ignore", message="(?s)Features .* are constant", category=UserWarning)
+            warnings.filterwarnings("ignore", message="invalid value encountered", category=RuntimeWarning)
+            model = clone(estimator).fit(X, y, groups=g, sample_weight=w)
+        m4 = classification_metrics(fourq.y[f4.test], model.predict(fourq.X[f4.test]), QUADRANTS)
+        me = classification_metrics(emopia.y[fe.test], model.predict(emopia.X[fe.test]), QUADRANTS)
+        out[name] = {"n_train": len(y), "f1_4q": m4["macro_f1"], "acc_4q": m4["accuracy"],
+                     "f1_4q_per_quadrant": {q: m4["per_class"][q]["f1"] for q in QUADRANTS},
+                     "acc_emopia": me["accuracy"], "f1_emopia": me["macro_f1"],
+                     **axis_accuracy(me["confusion"], suffix="_emopia"), "confusion_emopia": me["confusion"]}
+    return out
+
+
+def axis_accuracy(confusion, *, suffix: str = "") -> dict:
+    """Share of clips on the right side of each axis: arousal (Q1, Q2 high) and valence (Q1, Q4 positive).
+
+    `confusion` is a 4 x 4 matrix over :data:`QUADRANTS` (rows true, columns predicted).
+    """
+    c = np.asarray(confusion, dtype=float)
+    if c.shape != (4, 4) or c.sum() == 0:
+        raise ValueError(f"need a non-empty 4 x 4 confusion matrix, got shape {c.shape}")
+    high, positive = np.array([1, 1, 0, 0], bool), np.array([1, 0, 0, 1], bool)
+    side = {"arousal": high, "valence": positive}
+    return {f"{axis}_acc{suffix}": float((c[np.ix_(m, m)].sum() + c[np.ix_(~m, ~m)].sum()) / c.sum())
+            for axis, m in side.items()}
+
+
+def cross_validate(fourq: Rows, emopia: Rows, pairs, *, setting_list, estimator=None, progress: bool = True
+                   ) -> list[dict]:
+    """:func:`run_pair` of every fold pair (k = 600, C = 0.01 unless `estimator` is given)."""
+    from mer.core.progress import progress_bar
+
+    estimator = estimator if estimator is not None else _estimator()
+    out = []
+    with progress_bar("fold pairs", total=len(pairs), enabled=progress) as advance:
+        for f4, fe in pairs:
+            out.append(run_pair(fourq, emopia, f4, fe, estimator=estimator, setting_list=setting_list))
+            advance()
+    return out
+
+
+#: The per-fold figures summarised and tested.
+METRICS = ("f1_4q", "acc_emopia", "f1_emopia")
+
+
+def summarise(results: list[dict], setting_list, *, reference: str = "4q") -> dict:
+    """Mean, std of each metric (and 4Q per-quadrant F1) per setting; paired tests against `reference`."""
+    out = {}
+    for name, _, _ in setting_list:
+        s = {}
+        for m in METRICS:
+            v = np.array([r[name][m] for r in results])
+            s[m] = {"mean": float(v.mean()), "std": float(v.std())}
+            if name != reference:
+                s[m]["vs_" + reference] = paired_test(v, np.array([r[reference][m] for r in results]))
+        s["f1_4q_per_quadrant"] = {q: float(np.mean([r[name]["f1_4q_per_quadrant"][q] for r in results]))
+                                   for q in QUADRANTS}
+        for m in ("arousal_acc_emopia", "valence_acc_emopia"):
+            v = np.array([r[name][m] for r in results])
+            s[m] = {"mean": float(v.mean()), "std": float(v.std())}
+        s["confusion_emopia"] = np.sum([r[name]["confusion_emopia"] for r in results], axis=0).tolist()
+        out[name] = s
+    return out
+
+
+def cv_table(summary: dict, reference: str = "4q") -> str:
+    """Mean ± std per setting, the paired difference against `reference` (paired-t p) and 4Q per-quadrant F1."""
+    head = (f"{'setting':<20} {'4Q macro-F1':>13} {'d vs ' + reference:>16} {'EMOPIA acc':>12} {'d vs ' + reference:>16}"
+            f" {'EMOPIA F1':>12}  4Q F1 " + " ".join(f"{q:>5}" for q in QUADRANTS))
+    lines = [head]
+    for name, s in summary.items():
+        cells = []
+        for m in METRICS:
+            cells.append(f"{s[m]['mean']:.3f} ± {s[m]['std']:.3f}")
+            if m != "f1_emopia":
+                t = s[m].get("vs_" + reference)
+                cells.append(f"{t['mean_diff']:+.3f} p={t['p_t']:.3f}" if t else "")
+        pq = " ".join(f"{s['f1_4q_per_quadrant'][q]:>5.3f}" for q in QUADRANTS)
+        lines.append(f"{name:<20} {cells[0]:>13} {cells[1]:>16} {cells[2]:>12} {cells[3]:>16} {cells[4]:>12}        {pq}")
+    return "\n".join(lines)
+
+
+def emopia_table(summary: dict) -> str:
+    """Per setting: EMOPIA recall of each quadrant (pooled over folds), arousal and valence side accuracy."""
+    lines = [f"{'setting':<20} EMOPIA recall " + " ".join(f"{q:>5}" for q in QUADRANTS)
+             + f"  {'arousal acc':>13}  {'valence acc':>13}"]
+    for name, s in summary.items():
+        c = np.asarray(s["confusion_emopia"], dtype=float)
+        recall = np.diag(c) / np.maximum(c.sum(axis=1), 1)
+        ax = [f"{s[m]['mean']:.3f} ± {s[m]['std']:.3f}" for m in ("arousal_acc_emopia", "valence_acc_emopia")]
+        lines.append(f"{name:<20} {'':13}" + " ".join(f"{r:>5.3f}" for r in recall) + f"  {ax[0]:>13}  {ax[1]:>13}")
+    return "\n".join(lines)
+
+
+def shipped_table(report: dict) -> str:
+    """Accuracy, macro-F1, confusion (rows true, columns predicted) and mean V / A per true quadrant."""
+    lines = [(f"shipped model on {report['n']} EMOPIA clips: accuracy {report['accuracy']:.3f}, "
+             f"macro-F1 {report['macro_f1']:.3f}; arousal side {report['arousal_acc']:.3f}, "
+             f"valence side {report['valence_acc']:.3f}"),
+             f"{'true/pred':<11} " + " ".join(f"{q:>4}" for q in QUADRANTS) + "   valence  arousal"]
+    for q, row in zip(QUADRANTS, report["confusion"]):
+        va = report["va_by_quadrant"].get(q, {"valence": float("nan"), "arousal": float("nan")})
+        lines.append(f"{q:<11} " + " ".join(f"{n:>4}" for n in row) + f"   {va['valence']:+7.3f}  {va['arousal']:+7.3f}")
+    return "\n".join(lines)
+
+
+def fit_final(fourq: Rows, emopia: Rows, *, weight: float, estimator=None):
+    """The recipe fitted on every 4Q row (weight 1) and every EMOPIA row (weight `weight`)."""
+    from mer.eval.splits import Fold
+
+    everything = [Fold(0, 0, np.arange(len(rows.y)), np.array([], dtype=int)) for rows in (fourq, emopia)]
+    X, y, g, w = training_rows(fourq, emopia, *everything, 1.0, weight)
+    with warnings.catch_warnings():  # as in run_pair
+        warnings.filterwarnings("ignore", message="(?s)Features .* are constant", category=UserWarning)
+        warnings.filterwarnings("ignore", message="invalid value encountered", category=RuntimeWarning)
+        return (estimator if estimator is not None else _estimator()).fit(X, y, groups=g, sample_weight=w)
+
+
+def ship_model(path, base, fourq: Rows, emopia: Rows, *, weight: float, summary: dict, command: str):
+    """Write the 4Q + EMOPIA model to `path`: `base`'s inputs, valence / arousal head and card, new CV figures.
+
+    The head's ridge regressions read the inputs, not the classifier, so `base`'s head
+    is carried over as it is (its figures were measured with the 4Q-only classifier's
+    probabilities, which the card says). The training-clip hashes stay the 4Q clips'
+    (the EMOPIA renders are not files a user would evaluate).
+    """
+    from mer.models.modelfile import TrainedModel, save
+
+    name = f"4q+emopia w={weight:g}"
+    if name not in summary:
+        raise ValueError(f"no CV figures for '{name}': run the study with --weights {weight:g}")
+    s, ref = summary[name], summary["4q"]
+    meta = dict(base.metadata)
+    meta.pop("saved", None)
+    meta.pop("versions", None)
+    meta["data"] = (f"4Q Audio Emotion Dataset, 4q-dev subset ({len(fourq.y)} clips, {len(set(fourq.groups))} "
+                    f"artists) + EMOPIA ({len(emopia.y)} piano MIDI clips of {len(set(emopia.groups))} songs, "
+                    f"rendered with the TimGM6mb SoundFont), EMOPIA rows weighted {weight:g}")
+    meta["n_clips"] = len(fourq.y) + len(emopia.y)
+    meta["recipe"] = ("emotion descriptors (232) + musicnn MSD & MTT embeddings (2 x 500) -> standardise -> "
+                      f"ANOVA-F top-k -> L2 logistic regression; k={SHIPPED_K}, C={SHIPPED_C} (the 4Q-only "
+                      f"model's inner-CV choice); EMOPIA rows weighted {weight:g} in the fit")
+    meta["cv"] = {
+        "protocol": ("5-fold artist-grouped CV x 3 repeats on 4Q paired with 5-fold song-grouped CV on EMOPIA, "
+                     "all fitting inside training folds (python -m mer.study.emopia)"),
+        "macro_f1": _pm(s["f1_4q"]),
+        "per_quadrant_f1": {q: round(v, 3) for q, v in s["f1_4q_per_quadrant"].items()},
+        "emopia_accuracy": _pm(s["acc_emopia"]),
+        "emopia_macro_f1": _pm(s["f1_emopia"]),
+        "4q_only_model": {"macro_f1": _pm(ref["f1_4q"]), "emopia_accuracy": _pm(ref["acc_emopia"])},
+    }
+    if isinstance(meta.get("affect"), dict):
+        meta["affect"] = {**meta["affect"], "note": "head carried over from the 4Q-only model: its CV figures "
+                                                   "were measured with that model's probabilities"}
+    meta["reproduce"] = command
+    model = TrainedModel(fit_final(fourq, emopia, weight=weight), base.name, base.feature_config, meta,
+                         inputs=base.inputs, affect=base.affect)
+    return save(model, path)
+
+
+def _estimator():
+    from mer.models.recipe import EmotionClassifier
+
+    return EmotionClassifier(k=SHIPPED_K, C=SHIPPED_C)
+
+
+def _pm(stat: dict) -> str:
+    return f"{stat['mean']:.3f} \u00b1 {stat['std']:.3f}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m mer.study.emopia", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--emopia", required=True, help="folder of EMOPIA Q<k>_<song>_<n>.mid files")
+    ap.add_argument("--data", required=True, help="the 4Q dataset folder")
+    ap.add_argument("--per-quadrant", type=int, default=60, help="EMOPIA clips per quadrant")
+    ap.add_argument("--per-song", type=int, default=2, help="at most this many clips of one EMOPIA song")
+    ap.add_argument("--weights", type=float, nargs="*", default=[0.5],
+                    help="extra settings: 4Q + EMOPIA with EMOPIA rows weighted w")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--json", default=None, help="write every figure here")
+    ap.add_argument("--save-model", default=None,
+                    help="also fit the recipe on all 4Q and EMOPIA rows (EMOPIA weighted --ship-weight) and write it here")
+    ap.add_argument("--ship-weight", type=float, default=0.25, help="EMOPIA rows' weight in the saved model")
+    return ap
+
+
+def main(argv=None) -> int:
+    """The study from the command line; a bad folder or model ends it with one line on stderr (exit 2)."""
+    import sys
+
+    from mer.core.errors import MerError
+
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except MerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    from mer.workflows.predict import load_model
+
+    model = load_model(None)
+    emo, preds, problems = emopia_rows(args.emopia, model, per_quadrant=args.per_quadrant, per_song=args.per_song,
+                                       seed=args.seed, cache_dir=args.cache_dir, jobs=args.jobs)
+    for p in problems:
+        print(f"skipped {p}")
+    fourq = fourq_rows(args.data, cache_dir=args.cache_dir, jobs=args.jobs)
+    print(f"EMOPIA: {len(emo.y)} clips of {len(set(emo.groups))} songs "
+          f"({', '.join(f'{q} {int((emo.y == q).sum())}' for q in QUADRANTS)}); "
+          f"4Q: {len(fourq.y)} clips of {len(set(fourq.groups))} artists")
+    report = shipped_report(preds, emo.y)
+    print(shipped_table(report))
+    setting_list = settings(args.weights)
+    pairs = paired_folds(fourq, emo, folds=args.folds, repeats=args.repeats, seed=args.seed)
+    results = cross_validate(fourq, emo, pairs, setting_list=setting_list)
+    summary = summarise(results, setting_list)
+    print(f"CV: {args.folds} folds x {args.repeats} repeats, k={SHIPPED_K}, C={SHIPPED_C}; mean ± std over folds, "
+          f"d = paired mean difference against 4q (paired t-test p)")
+    print(cv_table(summary))
+    print(emopia_table(summary))
+    if args.json:
+        from mer.core.io import write_json
+
+        write_json(args.json, {"args": vars(args), "emopia_ids": emo.ids.tolist(), "problems": problems,
+                               "shipped": report, "cv": summary, "folds": results})
+    if args.save_model:
+        import sys
+
+        path = ship_model(args.save_model, model, fourq, emo, weight=args.ship_weight, summary=summary,
+                          command="python -m mer.study.emopia " + " ".join(sys.argv[1:]))
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,212 @@
+"""The valence / arousal head: its estimator, its arrays in model files, and its use in predict / timeline."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from mer.core.errors import MerError
+from mer.core.labels import valence_arousal
+from mer.features.blocks import DEFAULT_BLOCKS
+from mer.models import modelfile
+from mer.models.affect import (
+    AXES,
+    AffectHead,
+    AffectRegressor,
+    choose_weight,
+    probability_affect,
+)
+from mer.models.recipe import EmotionClassifier
+
+LABELS = ("Q1", "Q2", "Q3", "Q4")
+
+
+def _data(n=80, d=12, seed=0):
+    """Inputs whose first two columns carry valence and arousal, quadrant labels from their signs."""
+    rng = np.random.default_rng(seed)
+    v, a = rng.uniform(-0.8, 0.8, n), rng.uniform(-0.8, 0.8, n)
+    X = np.column_stack([v, a, rng.normal(size=(n, d - 2))]) + 0.05 * rng.normal(size=(n, d))
+    y = np.where(v > 0, np.where(a > 0, "Q1", "Q4"), np.where(a > 0, "Q2", "Q3"))
+    return X, y, np.arange(n) // 2, {"valence": v, "arousal": a}
+
+
+@pytest.fixture(scope="module")
+def recipe_with_head():
+    X, y, groups, t = _data()
+    clf = EmotionClassifier(k="all", C=1.0).fit(X, y, groups)
+    regs = {axis: AffectRegressor(k=(1, "all"), alpha=(0.1, 10.0), inner_folds=2).fit(X, t[axis], groups)
+            for axis in AXES}
+    head = AffectHead.from_regressors(regs, {"valence": 0.5, "arousal": 0.75})
+    return X, t, clf, regs, head
+
+
+def _model(clf, head=None):
+    return modelfile.TrainedModel(clf, "recipe-test", inputs=list(DEFAULT_BLOCKS)[:1], affect=head,
+                                  metadata={"n_clips": 80})
+
+
+def test_head_arrays_predict_as_the_fitted_regressors(recipe_with_head):
+    X, t, clf, regs, head = recipe_with_head
+    R = head.regress(X)
+    for j, axis in enumerate(AXES):
+        np.testing.assert_allclose(R[:, j], regs[axis].predict(X), rtol=0, atol=1e-10)
+        assert np.corrcoef(R[:, j], t[axis])[0, 1] > 0.95  # the structure was learnt
+    P = clf.predict_proba(X)
+    expected = np.clip(np.array([0.5, 0.75]) * R + np.array([0.5, 0.25]) * probability_affect(P, clf.classes_), -1, 1)
+    np.testing.assert_allclose(head.predict(X, P, clf.classes_), expected, rtol=0, atol=1e-12)
+    with pytest.raises(MerError, match="reads 12 input columns"):
+        head.regress(X[:, :5])
+
+
+def test_head_round_trip_through_the_model_file_is_bitwise(recipe_with_head, tmp_path):
+    X, _, clf, _, head = recipe_with_head
+    model = _model(clf, head)
+    back = modelfile.load(modelfile.save(model, tmp_path / "h.mer"))
+    assert set(back.affect.arrays) == set(head.arrays)
+    for k, v in head.arrays.items():
+        assert back.affect.arrays[k].dtype == v.dtype and np.array_equal(back.affect.arrays[k], v), k
+    P = back.predict_proba(X)
+    np.testing.assert_array_equal(P, model.predict_proba(X))
+    np.testing.assert_array_equal(back.valence_arousal(P, back.affect_regression(X)),
+                                  model.valence_arousal(P, model.affect_regression(X)))
+    assert back.affect.weights == {"valence": 0.5, "arousal": 0.75}
+
+
+def test_adding_a_head_keeps_the_classifier_bytes(recipe_with_head, tmp_path):
+    X, _, clf, _, head = recipe_with_head
+    path = modelfile.save(_model(clf), tmp_path / "plain.mer")
+    with zipfile.ZipFile(path) as z:
+        before = {n: z.read(n) for n in z.namelist() if n != "manifest.json"}
+    manifest = modelfile.set_affect_head(path, head, {"method": "test"})
+    with zipfile.ZipFile(path) as z:
+        after = {n: z.read(n) for n in z.namelist() if n != "manifest.json"}
+    assert set(after) == set(before) | {modelfile.AFFECT_ARRAYS}
+    assert all(after[n] == before[n] for n in before)
+    assert manifest["metadata"]["affect"] == {"method": "test"}
+    back = modelfile.load(path)
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+    assert back.affect is not None and not list(tmp_path.glob(".*part"))
+
+
+def _with_arrays(src, dst, change):
+    """Copy a .mer file, `change(arrays)` editing its head's arrays; checksums kept valid."""
+    import hashlib
+    import json
+
+    with zipfile.ZipFile(src) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    with np.load(io.BytesIO(members[modelfile.AFFECT_ARRAYS])) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    change(arrays)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    members[modelfile.AFFECT_ARRAYS] = buf.getvalue()
+    manifest = json.loads(members["manifest.json"])
+    manifest["checksums"][modelfile.AFFECT_ARRAYS] = hashlib.sha256(buf.getvalue()).hexdigest()
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(dst, "w") as z:
+        for n, data in members.items():
+            z.writestr(n, data)
+    return dst
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda a: a.update(valence_coef=a["valence_coef"][:-1]), "weights for"),
+    (lambda a: a.update(arousal_mean=a["arousal_mean"][:3], arousal_scale=a["arousal_scale"][:3]), "input columns"),
+    (lambda a: a.update(valence_selected=a["valence_selected"] + 100), "selected columns"),
+    (lambda a: a.update(arousal_weight=np.asarray(1.5)), "outside"),
+    (lambda a: a.pop("valence_intercept"), "missing"),
+])
+def test_wrong_head_arrays_are_refused_naming_the_file(recipe_with_head, tmp_path, change, words):
+    _, _, clf, _, head = recipe_with_head
+    good = modelfile.save(_model(clf, head), tmp_path / "good.mer")
+    bad = _with_arrays(good, tmp_path / "bad-head.mer", change)
+    with pytest.raises(MerError) as err:
+        modelfile.load(bad)
+    msg = str(err.value)
+    assert "bad-head.mer" in msg and modelfile.AFFECT_ARRAYS in msg and words in msg and "\n" not in msg
+
+
+def test_a_model_without_head_reports_probability_differences(recipe_with_head):
+    from mer.workflows.predict import predict_features
+
+    X, _, clf, _, head = recipe_with_head
+    plain = _model(clf)
+    assert plain.affect_regression(X) is None
+    preds = predict_features(plain, X[:6], [f"c{i}.wav" for i in range(6)])
+    for p in preds:
+        assert (p.valence, p.arousal) == valence_arousal(p.probabilities)
+    headed = predict_features(_model(clf, head), X[:6], [f"c{i}.wav" for i in range(6)])
+    assert [p.probabilities for p in headed] == [p.probabilities for p in preds]  # the head changes no quadrant
+    assert any(abs(h.valence - p.valence) > 1e-3 for h, p in zip(headed, preds))
+    assert all(-1 <= h.valence <= 1 and -1 <= h.arousal <= 1 for h in headed)
+
+
+def test_choose_weight_prefers_r_then_concordance():
+    rng = np.random.default_rng(3)
+    t = rng.normal(scale=0.3, size=300)
+    good, noisy = t + 0.05 * rng.normal(size=300), t + 0.6 * rng.normal(size=300)
+    assert choose_weight(t, good, noisy)[0] == 1.0  # the regression alone correlates best
+    assert choose_weight(t, noisy, good)[0] == 0.0
+    # same r (perfect correlation), but only the regression is on the targets' scale: CCC decides
+    w, scores = choose_weight(t, t.copy(), 3 * t)
+    assert w == 1.0 and scores[0.0]["r"] == pytest.approx(1.0) and scores[0.0]["ccc"] < 0.7
+
+
+def test_timeline_smooths_the_head_regression_like_the_probabilities(recipe_with_head):
+    from mer.workflows.timeline import Window, apply_smoothing
+
+    head = recipe_with_head[-1]
+    n = 7
+    raw = np.column_stack([np.linspace(-0.5, 0.5, n), np.zeros(n)])
+    raw[3, 0] = 0.9  # a one-window spike the running median removes
+    P = np.tile([0.25, 0.25, 0.25, 0.25], (n, 1))  # probability differences 0
+    windows = [Window(2.0 * i, 2.0 * i + 10, None, None, dict(zip(LABELS, P[i])), None, None,
+                      raw_affect=tuple(raw[i])) for i in range(n)]
+    apply_smoothing(windows, LABELS, method="median", width=3, affect=head)
+    v = np.array([w.valence for w in windows])
+    median = np.array([np.median(raw[max(i - 1, 0):i + 2, 0]) for i in range(n)])
+    median[-1] = np.median([raw[-2, 0], raw[-1, 0], raw[-1, 0]])  # 'nearest' padding at the ends
+    median[0] = np.median([raw[0, 0], raw[0, 0], raw[1, 0]])
+    np.testing.assert_allclose(v, head.weights["valence"] * median, rtol=0, atol=1e-12)
+    assert v[3] < 0.5  # the spike is gone
+    apply_smoothing(windows, LABELS, method="none", affect=head)
+    np.testing.assert_allclose([w.valence for w in windows], head.weights["valence"] * raw[:, 0], atol=1e-12)
+
+
+def test_the_shipped_models_carry_a_documented_head():
+    from mer.workflows.predict import load_model
+    from mer.workflows.timeline import load_timeline_model
+
+    for model in (load_model(), load_timeline_model()):
+        assert model.affect is not None and model.affect.n_columns == model.estimator.pipeline_.n_features_in_
+        card = model.metadata["affect"]
+        assert set(card["weights"]) == set(AXES) and "[-1, 1]" in card["scale"] and "(x + 1) / 2" in card["scale"]
+        assert set(card["out_of_fold"]["valence"]) == {"probabilities", "head"}
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_reported_valence_separates_the_quadrants_on_real_clips(fourq_dir):
+    """Two real clips per quadrant (training clips of the shipped model): Q1 / Q4 clips get a higher
+    mean valence than Q2 / Q3 ones, and Q1 / Q2 a higher mean arousal than Q3 / Q4, from the head."""
+    from mer.workflows.predict import load_model, predict_files
+
+    files = [p for q in LABELS for p in sorted((fourq_dir / q).glob("*.mp3"))[:2]]
+    model = load_model()
+    assert model.affect is not None
+    preds, failures = predict_files(model, files, progress=False)
+    assert not failures and len(preds) == len(files)
+    by_q = {q: [p for p in preds if p.path.parent.name == q] for q in LABELS}
+
+    def mean(attr, quadrants):
+        return np.mean([getattr(p, attr) for q in quadrants for p in by_q[q]])
+
+    assert mean("valence", ("Q1", "Q4")) > mean("valence", ("Q2", "Q3"))
+    assert mean("arousal", ("Q1", "Q2")) > mean("arousal", ("Q3", "Q4"))
+    assert all(-1 <= p.valence <= 1 and -1 <= p.arousal <= 1 for p in preds)
+    # the head reports its blend, not the probability differences
+    assert any(abs(p.valence - valence_arousal(p.probabilities)[0]) > 1e-3 for p in preds)
