@@ -1,25 +1,33 @@
-"""What a prediction costs: start-up of the CLI, and CPU per clip of the default model beside the paper's features.
+"""What a prediction costs: start-up of the CLI, CPU per clip beside the paper's features, the compute floor, timelines.
 
     python benchmarks/predict.py [--n 20] [--data ../shared/data/4q-dev] [--repeats 3] [--skip-clips]
+                                 [--timeline-minutes 3] [--json FILE]
 
 Start-up (wall seconds, median of ``--repeats`` runs of the installed ``mer`` in fresh
 processes, Python allowed to write bytecode): ``mer --help``; ``mer model-info``; a cached
 single-file ``mer predict`` (its features already in the cache); and a first ``mer predict``
 on a fresh install (empty feature cache *and* empty compiled-code caches: numba's
 per-process cache folders under a new ``NUMBA_CACHE_DIR``), with the numba cache files
-that first run wrote (librosa's kernels compile on first use, ``mer.core.jit``).
-Targets of the speed issue: 0.5, 1, 1.5 and 5 s.
+that first run wrote (librosa's kernels compile on first use, ``mer.core.jit``; the
+default model's path calls none since ``mer.features.rhythm``). Targets of the speed
+issue: 0.5, 1, 1.5 and 5 s.
 
 Per clip (CPU seconds of one process with one BLAS / torch / numba thread, on N real 4Q
-clips spread over the quadrants, alternating clip by clip so both see the same load):
+clips spread over the quadrants, one clip after another so all parts see the same load):
 
 * the default model's inputs by part: decoding at 22,050 and 16,000 Hz, the 232
   descriptors, the two musicnn embeddings (each on its own log-mel), the prediction;
+  beside each embedding, marked ``[before]``, the same network run layer by layer
+  (``Musicnn.forward_reference``, what ``mer`` ran before the speed issue), and the
+  default model's probabilities from both (tolerance 1e-3, the same quadrant);
 * the paper's 204 rows with one librosa call per feature (``extract_reference``, the
   reference the issue compares against) and with the fused extractor;
 
-then the ratio of the default model's total to the reference (target <= 1) and the
-system share of the CPU time of a batch ``mer predict`` run (target < 5 %).
+then the ratio of the default model's total to the reference (target <= 1); the compute
+floor (``benchmarks/compute_floor.py``: multiply-adds of each network and this machine's
+float32 GEMM / convolution rates); the timeline's CPU per minute of audio with its default
+windows, in this process after a warm-up (target 1.5); and the system share of the CPU
+time of a batch ``mer predict`` run (target < 5 %).
 """
 
 from __future__ import annotations

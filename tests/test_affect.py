@@ -12,13 +12,8 @@ from mer.core.errors import MerError
 from mer.core.labels import valence_arousal
 from mer.features.blocks import DEFAULT_BLOCKS
 from mer.models import modelfile
-from mer.models.affect import (
-    AXES,
-    AffectHead,
-    AffectRegressor,
-    choose_weight,
-    probability_affect,
-)
+from mer.models.affect import AXES, AffectHead, choose_weight, probability_affect
+from mer.models.affect_fit import AffectRegressor
 from mer.models.recipe import EmotionClassifier
 
 LABELS = ("Q1", "Q2", "Q3", "Q4")

@@ -214,12 +214,13 @@ def _modules_loaded_by(argv: list[str], modules: tuple[str, ...]) -> list[str]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_a_cached_prediction_loads_neither_torch_nor_skops(tmp_path):
+def test_a_cached_prediction_loads_neither_torch_nor_skops_nor_sklearn(tmp_path):
     # importing torch (the musicnn network) and skops.io (every scikit-learn estimator, and
     # torch again) was 3 s of a 4-s cached `mer predict`; a cached run needs neither
     clip = write_tone(tmp_path / "tone.wav", seconds=12.0)
     assert runner.invoke(app, ["predict", str(clip), "-q"]).exit_code == 0  # fills the cache (runs musicnn)
-    assert _modules_loaded_by(["predict", str(clip), "-q"], ("torch", "skops", "skops.io")) == []
+    # nor scikit-learn (0.8 s): the recipe's probabilities come from its arrays (modelfile.RecipeArrays)
+    assert _modules_loaded_by(["predict", str(clip), "-q"], ("torch", "skops", "skops.io", "sklearn")) == []
 
 
 def test_predict_table_keeps_file_names_whole_on_an_80_column_terminal(tmp_path, monkeypatch):

@@ -5,7 +5,8 @@ import soundfile as sf
 from mer.models.baselines import SummaryClassifier
 from mer.core.errors import MerError
 from mer.features.paper import FeatureConfig
-from mer.workflows.predict import audio_files, load_model, predict_features, predict_files, valence_arousal
+from mer.core.labels import valence_arousal
+from mer.workflows.predict import audio_files, load_model, predict_features, predict_files
 from mer.models.modelfile import TrainedModel
 
 

@@ -231,3 +231,28 @@ def test_recipe_arrays_of_the_wrong_shape_are_refused(tmp_path):
         z.writestr(modelfile.RECIPE_ARRAYS, buf.getvalue())
     with pytest.raises(MerError, match=r"bad\.mer.*pipeline\.npz.*weights for"):
         modelfile.load(bad)
+
+
+@pytest.mark.parametrize("which", ["small", "shipped"])
+def test_recipe_probabilities_without_scikit_learn_equal_the_pipelines(tmp_path, which):
+    """A loaded recipe predicts from its arrays (RecipeArrays), bitwise as the rebuilt scikit-learn pipeline,
+    and builds that estimator only when asked for it."""
+    if which == "small":
+        _, V, path = _recipe(tmp_path)
+        X = np.vstack([V, np.random.default_rng(4).normal(size=(50, V.shape[1])) * 3])
+    else:
+        path = modelfile.default_model_path()
+        arrays = modelfile.load(path)._arrays
+        X = arrays.mean + arrays.scale * np.random.default_rng(5).normal(size=(200, arrays.n_columns)) * 1.5
+        X = X.astype(np.float32)  # as clip_inputs gives them
+    model = modelfile.load(path)
+    assert isinstance(model, modelfile.DeferredRecipeModel) and model.kind == "recipe"
+    P = model.predict_proba(X)
+    assert model._estimator is None  # predicting built no scikit-learn estimator
+    assert model.labels == tuple(model.estimator.classes_)
+    np.testing.assert_array_equal(P, model.estimator.predict_proba(X))
+    assert len(set(P.argmax(1))) > 1
+    with pytest.raises(ValueError, match="expected finite inputs"):
+        model.predict_proba(X[:, :-1])
+    back = modelfile.load(modelfile.save(model, tmp_path / "again.mer"))  # saving goes through the estimator
+    np.testing.assert_array_equal(back.predict_proba(X), P)

@@ -132,19 +132,19 @@ def test_descriptors_of_a_real_clip_are_bitwise_those_of_eager_kernels(tmp_path,
     assert a.tobytes() == b.tobytes()
 
 
-def test_numpy_localmax_and_abs2_of_fused_equal_librosas_on_a_real_clip(fourq_dir):
+def test_numpy_localmax_and_abs2_equal_librosas_on_a_real_clip(fourq_dir):
     import librosa
 
     from mer.audio import decode
-    from mer.features import fused
+    from mer.features import rhythm
 
     y = decode.load(sorted(fourq_dir.glob("Q3/*.mp3"))[2], sr=22050, duration=10.0)
     S = np.abs(librosa.stft(y))  # as pitch_peaks sees it: magnitudes thresholded per frame
     X = S * (S > 0.1 * S.max(axis=0))
-    ours, theirs = fused._localmax_rows(X), librosa.util.localmax(X, axis=-2)
+    ours, theirs = rhythm.localmax_rows(X), librosa.util.localmax(X, axis=-2)
     assert ours.dtype == theirs.dtype == bool and ours.sum() > 100
     np.testing.assert_array_equal(ours, theirs)
     for z in (np.fft.rfft(y.astype(np.float64)), librosa.stft(y)):  # complex128 and complex64
-        ours, theirs = fused._abs2(z), librosa.util.abs2(z)
+        ours, theirs = rhythm.abs2(z), librosa.util.abs2(z)
         assert ours.dtype == theirs.dtype
         assert ours.tobytes() == theirs.tobytes()

@@ -54,6 +54,7 @@ from mer.audio import decode as audio
 from mer.audio.signal import validate_mono
 from mer.core.errors import MerError
 from mer.features.paper import GroupedNames
+from mer.features.rhythm import beat_frames, envelope_tempogram, onset_frames
 
 #: Bumped whenever a descriptor changes in a way that invalidates cached vectors.
 DESCRIPTOR_VERSION = 3  # 3: files over 45 s are the duration-weighted mean of 30-s windows
@@ -517,7 +518,7 @@ def _analyse(y: np.ndarray, c: DescriptorConfig) -> _Analysis:
     L = librosa.power_to_db(mel, ref=1.0, top_db=None, amin=1e-10)
     Lmel = librosa.power_to_db(mel128, ref=np.max if mel128.max() > 0 else 1.0)
     env = librosa.onset.onset_strength(S=Lmel, sr=sr, hop_length=hop)
-    onsets = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=hop, units="frames")
+    onsets = onset_frames(env, sr=sr, hop_length=hop)
     # onset_detect normalises the envelope, so it finds "onsets" in a steady tone's
     # noise; keep those that raise the mel bands by at least 1 dB on average.
     onsets = onsets[env[onsets] >= 1.0]
@@ -567,6 +568,10 @@ def _tone_colour(a: _Analysis) -> dict[str, float]:
     return dict(zip(dict(_names(a.c))["tone_colour"], values))
 
 
+#: Frames of the tempogram librosa.feature.tempo computes from an onset envelope (8 s at 22,050 Hz, hop 512).
+_TEMPO_WINDOW = 344
+
+
 def _rhythm(a: _Analysis) -> dict[str, float]:
     """Flux, onset rate, tempo and its stability, pulse clarity, beat regularity, tempogram ratios."""
     import librosa
@@ -577,7 +582,7 @@ def _rhythm(a: _Analysis) -> dict[str, float]:
     out["flux_p90"] = float(np.percentile(env, 90))
     out["onset_rate"] = len(a.onsets) / (a.n_samples / sr)
     win = int(min(384, max(8, T)))
-    tg = librosa.feature.tempogram(onset_envelope=env, sr=sr, hop_length=hop, win_length=win)  # (win, T)
+    tg = envelope_tempogram(env, win)  # (win, T)
     bpms = librosa.tempo_frequencies(win, sr=sr, hop_length=hop)
     valid = (bpms >= 40) & (bpms <= 240)
     local = tg[valid] if valid.any() else np.zeros((1, tg.shape[1]))
@@ -586,13 +591,11 @@ def _rhythm(a: _Analysis) -> dict[str, float]:
     out["tempo_log2_std"] = float(np.log2(best[active]).std()) if active.any() else 0.0
     clarity = local.max(0)
     out["pulse_clarity"], out["pulse_clarity_std"] = _stats(clarity[active]) if active.any() else (0.0, 0.0)
-    # tempo() and beat_track() would each compute this same tempogram again (librosa's
-    # default 384-frame window): handing them tg and the tempo gives identical values
-    # (checked on 9 real clips) for a third of the tempogram work
-    tempo = (librosa.feature.tempo(tg=tg, sr=sr, hop_length=hop) if win == 384
-             else librosa.feature.tempo(onset_envelope=env, sr=sr, hop_length=hop))
+    # librosa.feature.tempo(onset_envelope=env) and beat_track(onset_envelope=env) as they
+    # compute it (an 8-s tempogram, its tempo), with the tempo computed once and no numba
+    tempo = librosa.feature.tempo(tg=envelope_tempogram(env, _TEMPO_WINDOW), sr=sr, hop_length=hop)
     out["tempo"] = float(tempo[0])
-    _, beats = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=hop, bpm=tempo)
+    beats = beat_frames(env, sr=sr, hop_length=hop, bpm=tempo)
     if len(beats) > 2:
         ioi = np.diff(beats)
         out["beat_ioi_cv"] = float(ioi.std() / ioi.mean())

@@ -52,7 +52,6 @@ from functools import lru_cache
 from typing import Callable
 
 import numpy as np
-import scipy.fft
 
 from mer.audio import decode as audio
 from mer.core.errors import MerError
@@ -62,6 +61,7 @@ from mer.features.paper import (
     single_threaded_blas,
     stack_features,
 )
+from mer.features.rhythm import envelope_tempogram, localmax_rows
 
 #: librosa defaults the paper's recipe inherits (librosa 0.10 / 0.11).
 _TUNING_N_FFT = 2048          # estimate_tuning(y=...) in chroma_cqt analyses this STFT ...
@@ -171,7 +171,7 @@ def pitch_peaks(S: np.ndarray, sr: float, n_fft: int) -> tuple[np.ndarray, np.nd
     a, b = max(lo - 1, 0), min(hi + 1, n_bins)  # neighbours for the 3-point stencils
     X = S[a:b]
     ref = _PIPTRACK_THRESHOLD * np.max(S, axis=-2)  # per-frame threshold over *all* bins
-    peaks = _localmax_rows(X * (X > ref[np.newaxis]))
+    peaks = localmax_rows(X * (X > ref[np.newaxis]))
     peaks[: lo - a] = False
     peaks[hi - a:] = False
     rows, cols = np.nonzero(peaks)
@@ -181,26 +181,6 @@ def pitch_peaks(S: np.ndarray, sr: float, n_fft: int) -> tuple[np.ndarray, np.nd
     pitches = ((rows + a) + shift) * float(sr) / n_fft  # float64, as in piptrack
     mags = X[rows, cols] + dskew
     return pitches.astype(np.float32), mags.astype(np.float32)
-
-
-def _localmax_rows(X: np.ndarray) -> np.ndarray:
-    """``librosa.util.localmax(X, axis=-2)`` for a 2-D `X` with at least 2 rows, exactly, in NumPy.
-
-    librosa's is a numba stencil (first row False, inner rows ``x[i] > x[i-1] and x[i] >= x[i+1]``,
-    last row ``x[-1] > x[-2]``), compiled on a fresh install; three comparisons need no compiler.
-    """
-    peaks = np.zeros(X.shape, dtype=bool)
-    peaks[1:-1] = (X[1:-1] > X[:-2]) & (X[1:-1] >= X[2:])
-    peaks[-1] = X[-1] > X[-2]
-    return peaks
-
-
-def _abs2(z: np.ndarray) -> np.ndarray:
-    """``librosa.util.abs2(z)`` for a complex `z`, exactly: ``re**2 + im**2`` in `z`'s precision.
-
-    librosa's is a numba ufunc, compiled on a fresh install; NumPy squares and adds the same way.
-    """
-    return z.real**2 + z.imag**2
 
 
 def _parabolic_shift(X: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -725,16 +705,7 @@ def tempogram(onset: np.ndarray, config: FeatureConfig, frames: slice | None = N
     import librosa
 
     win = librosa.time_to_frames(_TEMPO_AC_SECONDS, sr=config.sr, hop_length=config.hop_length).item()
-    n = onset.shape[-1]
-    padded = np.pad(onset, (win // 2, win // 2), mode="linear_ramp", end_values=[0, 0])
-    odf = librosa.util.frame(padded, frame_length=win, hop_length=1)[..., :n]  # (win, T), a view
-    if frames is not None:
-        odf = odf[..., frames]
-    x = odf.T * librosa.filters.get_window("hann", win, fftbins=True)  # (T, win)
-    fft = librosa.get_fftlib()
-    n_pad = scipy.fft.next_fast_len(2 * win - 1, real=True)
-    ac = fft.irfft(_abs2(fft.rfft(x, n=n_pad, axis=-1)), n=n_pad, axis=-1)[:, :win]
-    return librosa.util.normalize(np.ascontiguousarray(ac.T), norm=np.inf, axis=-2)
+    return envelope_tempogram(onset, win, frames=frames)
 
 
 # ---------------------------------------------------------------- whole clip

@@ -49,7 +49,8 @@ from mer.core.labels import QUADRANTS, valence_arousal
 from mer.eval.metrics import classification_metrics, regression_metrics
 from mer.eval.splits import check_disjoint_groups, grouped_folds
 from mer.eval.stats import paired_test
-from mer.models.affect import AXES, AffectRegressor, choose_weight, out_of_fold_affect
+from mer.models.affect import AXES, choose_weight
+from mer.models.affect_fit import AffectRegressor, out_of_fold_affect
 from mer.models.recipe import EmotionClassifier
 
 #: Quadrants on the positive side of each axis.
