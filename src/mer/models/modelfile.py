@@ -371,6 +371,12 @@ def load(path: str | PathLike) -> TrainedModel:
     return TrainedModel(estimator, *args)
 
 
+def _npz_arrays(blob: bytes) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` member, read without unpickling."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
 class RecipeArrays:
     """A schema-2 recipe's fitted numbers, and its ``predict_proba`` in NumPy with scikit-learn's arithmetic.
 
@@ -404,9 +410,7 @@ class RecipeArrays:
     @classmethod
     def read(cls, blob: bytes, est_meta: dict, path) -> "RecipeArrays":
         try:
-            with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-            return cls(arrays, est_meta["best_params"]["k"], est_meta["classes"])
+            return cls(_npz_arrays(blob), est_meta["best_params"]["k"], est_meta["classes"])
         except (KeyError, ValueError, zipfile.BadZipFile, OSError) as exc:
             raise MerError(f"corrupt model file ({RECIPE_ARRAYS}: {' '.join(str(exc).split())[:200]})", path) from None
 
@@ -471,9 +475,7 @@ def _load_affect(blob: bytes, n_columns: int, path):
     from mer.models.affect import AffectHead
 
     try:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        return AffectHead(arrays, n_columns=int(n_columns))
+        return AffectHead(_npz_arrays(blob), n_columns=int(n_columns))
     except (KeyError, ValueError, zipfile.BadZipFile, OSError) as exc:
         raise MerError(f"corrupt model file ({AFFECT_ARRAYS}: {' '.join(str(exc).split())[:200]})", path) from None
 
@@ -496,9 +498,7 @@ def _load_sequence(meta: dict, members: dict[str, bytes], path):
     if "weights.npz" not in members:
         raise MerError("corrupt model file (weights.npz missing)", path)
     try:
-        with np.load(io.BytesIO(members["weights.npz"]), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        return SequenceClassifier.from_state(meta, arrays)
+        return SequenceClassifier.from_state(meta, _npz_arrays(members["weights.npz"]))
     except (ValueError, RuntimeError, zipfile.BadZipFile, OSError) as exc:
         raise MerError(f"corrupt model file (weights: {' '.join(str(exc).split())[:200]})", path) from None
 
@@ -559,8 +559,7 @@ def _rebuild_recipe(blob: bytes, best: dict, random_state: int, path):
     from mer.models.recipe import make_pipeline
 
     try:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-            a = {k: npz[k] for k in npz.files}
+        a = _npz_arrays(blob)
         n = a["scale_mean"].shape[0]
         if not (a["scale_scale"].shape == a["select_scores"].shape == (n,) and a["coef"].ndim == 2):
             raise ValueError("arrays of inconsistent shapes")

@@ -394,8 +394,6 @@ def smooth_probabilities(P: np.ndarray, *, method: str = "median", width: int = 
     np.ndarray, shape (n_windows, n_labels)
         Rows renormalised to sum to 1.
     """
-    from scipy.ndimage import median_filter
-
     P = np.asarray(P, dtype=np.float64)
     if method not in SMOOTHING:
         raise MerError(f"unknown smoothing '{method}' (use {', '.join(SMOOTHING)})")
@@ -403,7 +401,7 @@ def smooth_probabilities(P: np.ndarray, *, method: str = "median", width: int = 
         return P.copy()
     if method == "hmm":
         return _forward_backward(P, switch_prob)
-    S = median_filter(P, size=(width | 1, 1), mode="nearest")
+    S = _running_median(P, method, width)
     total = S.sum(axis=1, keepdims=True)
     # a median of each column can sum to 0 only where every column's median is 0: keep the raw row then
     return np.where(total > 0, S / np.where(total > 0, total, 1.0), P)
