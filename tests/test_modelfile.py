@@ -250,8 +250,9 @@ def test_recipe_probabilities_without_scikit_learn_equal_the_pipelines(tmp_path,
     P = model.predict_proba(X)
     assert model._estimator is None  # predicting built no scikit-learn estimator
     assert model.labels == tuple(model.estimator.classes_)
-    np.testing.assert_array_equal(P, model.estimator.predict_proba(X))
-    assert len(set(P.argmax(1))) > 1
+    expected = model.estimator.predict_proba(X)  # bitwise equal here; a tolerance for other BLAS kernels
+    np.testing.assert_allclose(P, expected, rtol=1e-12, atol=1e-15)
+    assert (P.argmax(1) == expected.argmax(1)).all() and len(set(P.argmax(1))) > 1
     with pytest.raises(ValueError, match="expected finite inputs"):
         model.predict_proba(X[:, :-1])
     back = modelfile.load(modelfile.save(model, tmp_path / "again.mer"))  # saving goes through the estimator
