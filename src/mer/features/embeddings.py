@@ -352,6 +352,20 @@ class PatchStatistics:
         return np.concatenate([stat[s](p) for s in self.config.stats for p in self.config.parts]).astype(np.float32)
 
 
+def held_samples(held: np.ndarray, start: int, a: int, b: int) -> np.ndarray:
+    """Samples [a, b) of a stream of which `held` holds [start, start + len(held)), zeros elsewhere.
+
+    Zeros before 0 and past the end are librosa's ``center=True`` padding; the streaming
+    embedders (:func:`embed_stream`, :func:`mer.features.patch_stream.stream_patch_outputs`)
+    read their analysis frames through this.
+    """
+    out = np.zeros(b - a, dtype=np.float32)
+    lo, hi = max(a, start), min(b, start + len(held))
+    if hi > lo:
+        out[lo - a : hi - a] = held[lo - start : hi - start]
+    return out
+
+
 def _input_frames(read, f0: int, f1: int) -> np.ndarray:
     """Frames [f0, f1) of :func:`musicnn_input` of a 16-kHz signal, from the samples they cover.
 
@@ -407,11 +421,7 @@ def embed_stream(blocks, config: EmbeddingConfig | None = None, *, model: "Music
     start = n_seen = 0
 
     def read(a: int, b: int) -> np.ndarray:
-        out = np.zeros(b - a, dtype=np.float32)  # zeros before 0 and past the end: librosa's padding
-        lo, hi = max(a, start), min(b, start + len(held))
-        if hi > lo:
-            out[lo - a : hi - a] = held[lo - start : hi - start]
-        return out
+        return held_samples(held, start, a, b)
 
     def run(p0: int, p1: int) -> None:
         L = _input_frames(read, p0 * hop, (p1 - 1) * hop + width)

@@ -31,6 +31,7 @@ from mer.features.embeddings import (
     EmbeddingConfig,
     _cached_model,
     _input_frames,
+    held_samples,
     musicnn_input,
     patches,
     weights_path,
@@ -145,11 +146,7 @@ def stream_patch_outputs(blocks: Iterable[np.ndarray], configs: Sequence[Embeddi
     rows: list[list[np.ndarray]] = [[] for _ in configs]
 
     def read(a: int, b: int) -> np.ndarray:
-        out = np.zeros(b - a, dtype=np.float32)  # zeros before 0 and past the end: librosa's padding
-        lo, hi = max(a, start), min(b, start + len(held))
-        if hi > lo:
-            out[lo - a: hi - a] = held[lo - start: hi - start]
-        return out
+        return held_samples(held, start, a, b)
 
     def run(p0: int, p1: int) -> None:
         L = _input_frames(read, p0 * width, p1 * width)  # one mel for every model
