@@ -233,15 +233,15 @@ def test_recipe_arrays_of_the_wrong_shape_are_refused(tmp_path):
         modelfile.load(bad)
 
 
-@pytest.mark.parametrize("which", ["small", "shipped"])
+@pytest.mark.parametrize("which", ["small", "shipped", "window"])
 def test_recipe_probabilities_without_scikit_learn_equal_the_pipelines(tmp_path, which):
     """A loaded recipe predicts from its arrays (RecipeArrays), bitwise as the rebuilt scikit-learn pipeline,
     and builds that estimator only when asked for it."""
     if which == "small":
         _, V, path = _recipe(tmp_path)
         X = np.vstack([V, np.random.default_rng(4).normal(size=(50, V.shape[1])) * 3])
-    else:
-        path = modelfile.default_model_path()
+    else:  # the shipped models; the window model's scaling and columns are weighted (weigh_inputs)
+        path = modelfile.default_model_path().with_name("window.mer" if which == "window" else "default.mer")
         arrays = modelfile.load(path)._arrays
         X = arrays.mean + arrays.scale * np.random.default_rng(5).normal(size=(200, arrays.n_columns)) * 1.5
         X = X.astype(np.float32)  # as clip_inputs gives them

@@ -98,3 +98,55 @@ def test_classifier_checks_fitting_and_parameters_as_sklearn_does():
     assert "seed" not in est.get_params() and est.get_params()["random_state"] == 0
     fitted = EmotionClassifier(k=(3, 5), C=0.1, inner_folds=2, random_state=3).fit(X, y, groups=groups)
     assert fitted.pipeline_.named_steps["classify"].random_state == 3
+
+
+def test_weighted_f_classif_equals_f_classif_with_equal_weights_and_follows_the_weights():
+    from sklearn.feature_selection import f_classif
+
+    X, y, _ = _blobs(n_noise=10)
+    X[:, -1] = 1.0  # a constant column: NaN, as scikit-learn's
+    F, p = recipe.weighted_f_classif(X, y, sample_weight=np.full(len(y), 0.3))
+    with pytest.warns(UserWarning, match="constant"), np.errstate(divide="ignore", invalid="ignore"):
+        F_ref, p_ref = f_classif(X, y)
+    np.testing.assert_allclose(F[:-1], F_ref[:-1], rtol=1e-9)
+    np.testing.assert_allclose(p[:-1], p_ref[:-1], rtol=1e-6, atol=1e-300)
+    assert np.isnan(F[-1])
+    # column 0 separates the classes only on rows weighted ~0: its F collapses with the weights
+    rng = np.random.default_rng(1)
+    X2 = rng.normal(size=(len(y), 3))
+    light = np.arange(len(y)) % 2 == 0
+    X2[light, 0] += 5 * np.searchsorted(["Q1", "Q2", "Q3", "Q4"], y[light])
+    w = np.where(light, 1e-6, 1.0)
+    assert recipe.weighted_f_classif(X2, y)[0][0] > 10  # measured 18.7
+    assert recipe.weighted_f_classif(X2, y, sample_weight=w)[0][0] < 5
+    with pytest.raises(ValueError, match="non-negative weight"):
+        recipe.weighted_f_classif(X2, y, sample_weight=-w)
+
+
+def test_weigh_inputs_weighs_scaling_and_column_choice_and_survives_a_model_file(tmp_path):
+    from mer.models.modelfile import TrainedModel, load, save
+
+    X, y, groups = _blobs(n_informative=3, n_noise=20)
+    rng = np.random.default_rng(2)
+    # a second set of rows, weighted 0.01, whose quadrant shows only in column 22
+    X_other = rng.normal(size=(4 * len(y), X.shape[1]))
+    y_other = np.resize(y, len(X_other))
+    X_other[:, 22] += 4 * np.searchsorted(["Q1", "Q2", "Q3", "Q4"], y_other)
+    Xa, ya = np.vstack([X, X_other]), np.r_[y, y_other]
+    ga, wa = np.r_[groups, [f"other{i}" for i in range(len(X_other))]], np.r_[np.ones(len(y)), np.full(len(y_other), 0.01)]
+    plain = EmotionClassifier(k=3, C=1.0).fit(Xa, ya, groups=ga, sample_weight=wa)
+    weighed = EmotionClassifier(k=3, C=1.0, weigh_inputs=True).fit(Xa, ya, groups=ga, sample_weight=wa)
+    chosen = {name: set(np.flatnonzero(m.pipeline_.named_steps["select"].get_support()))
+              for name, m in (("plain", plain), ("weighed", weighed))}
+    assert 22 in chosen["plain"] and chosen["weighed"] == {0, 1, 2}  # the heavy rows' informative columns
+    scale = weighed.pipeline_.named_steps["scale"]
+    np.testing.assert_allclose(scale.mean_, np.average(Xa, axis=0, weights=wa), rtol=1e-10, atol=1e-12)
+    # without weights the option changes nothing
+    np.testing.assert_array_equal(EmotionClassifier(k=3, C=1.0, weigh_inputs=True).fit(X, y).predict_proba(X),
+                                  EmotionClassifier(k=3, C=1.0).fit(X, y).predict_proba(X))
+    path = save(TrainedModel(weighed, "w", inputs=[]), tmp_path / "w.mer")
+    loaded = load(path)
+    assert loaded.estimator.get_params()["weigh_inputs"] is True
+    np.testing.assert_allclose(loaded.predict_proba(X), weighed.predict_proba(X), rtol=1e-12, atol=1e-15)
+    with pytest.raises(TypeError, match="weigh_inputs"):
+        EmotionClassifier(weigh_inputs="yes").fit(X, y)

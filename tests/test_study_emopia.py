@@ -169,3 +169,71 @@ def test_ship_model_writes_a_loadable_model_with_the_base_head_and_new_card(tmp_
     # the EMOPIA rows took part in the fit: the model reads the EMOPIA columns
     assert (shipped.predict(emo.X) == emo.y).mean() > 0.9
     assert (load(default_model_path()).predict(emo.X) == base.predict(emo.X)).all()  # the base file is untouched
+
+
+def _with_windows(rows, per_clip, seed):
+    """`rows` plus `per_clip` noisy copies of each clip's row as its windows."""
+    rng = np.random.default_rng(seed)
+    win_clip = np.repeat(np.arange(len(rows.y)), per_clip)
+    X_win = rows.X[win_clip] + rng.normal(scale=0.5, size=(len(win_clip), rows.X.shape[1]))
+    return study.Rows(rows.X, rows.y, rows.groups, rows.ids, X_win, win_clip)
+
+
+def test_window_level_fits_on_the_training_clips_windows_and_scores_clips_by_their_mean(two_domains):
+    fourq, emo = (_with_windows(r, n, s) for r, n, s in zip(two_domains, (3, 4), (2, 3)))
+    f4, fe = study.paired_folds(fourq, emo, folds=4, repeats=1, seed=0)[0]
+    X, y, g, w = study.training_rows(fourq, emo, f4, fe, 1.0, 0.5, level="windows")
+    assert len(y) == 3 * len(f4.train) + 4 * len(fe.train)
+    np.testing.assert_array_equal(w, np.r_[np.ones(3 * len(f4.train)), np.full(4 * len(fe.train), 0.5)])
+    # every window row is one of a training clip's windows, with that clip's label and group
+    train_windows = np.flatnonzero(np.isin(fourq.win_clip, f4.train))
+    np.testing.assert_array_equal(X[: len(train_windows)], fourq.X_win[train_windows])
+    np.testing.assert_array_equal(y[: len(train_windows)], fourq.y[fourq.win_clip[train_windows]])
+    assert set(g[: len(train_windows)]) == {f"4q:{a}" for a in fourq.groups[f4.train]}
+
+    model = EmotionClassifier(k="all", C=1.0).fit(X, y, groups=g, sample_weight=w)
+    pred = fourq.predict(model, f4.test, level="windows")
+    P = model.predict_proba(fourq.X_win)
+    by_hand = [model.classes_[P[fourq.win_clip == c].mean(axis=0).argmax()] for c in f4.test]
+    np.testing.assert_array_equal(pred, by_hand)
+
+    res = study.cross_validate(fourq, emo, study.paired_folds(fourq, emo, folds=4, repeats=1, seed=0),
+                               setting_list=study.settings([0.5]), estimator=EmotionClassifier(k="all", C=1.0),
+                               level="windows", progress=False)
+    summary = study.summarise(res, study.settings([0.5]))
+    assert summary["4q"]["f1_4q"]["mean"] > 0.8 and summary["4q"]["acc_emopia"]["mean"] < 0.5
+    assert summary["4q+emopia"]["acc_emopia"]["mean"] > 0.6
+    assert res[0]["4q"]["n_train"] == 3 * len(f4.train)
+
+
+def test_rows_refuse_windows_without_their_clips(two_domains):
+    fourq = two_domains[0]
+    with pytest.raises(ValueError, match="one clip index"):
+        study.Rows(fourq.X, fourq.y, fourq.groups, fourq.ids, fourq.X, None)
+    with pytest.raises(ValueError, match="one clip index"):
+        study.Rows(fourq.X, fourq.y, fourq.groups, fourq.ids, fourq.X, np.zeros(3, int))
+    with pytest.raises(ValueError, match="without windows"):
+        fourq.training(np.arange(3), level="windows")
+
+
+def test_ship_window_model_keeps_the_window_models_card_and_head(tmp_path):
+    from mer.models.modelfile import load
+    from mer.workflows.timeline import load_timeline_model
+
+    base = load_timeline_model()
+    width = base.estimator.pipeline_.named_steps["scale"].n_features_in_
+    rng = np.random.default_rng(6)
+    fourq, emo = (_domain_rows(40, 3, [0, 1, 2, 3], 0, "artist"), _domain_rows(40, 2, [4, 5, 6, 7], 1, "song"))
+    fourq, emo = (_with_windows(study.Rows(np.hstack([r.X, rng.normal(size=(len(r.y), width - 12))]), r.y, r.groups,
+                                           r.ids), 3, s) for r, s in ((fourq, 7), (emo, 8)))
+    stat = {"mean": 0.7, "std": 0.01}
+    summary = {name: {"f1_4q": stat, "acc_emopia": stat, "f1_emopia": stat,
+                      "f1_4q_per_quadrant": dict.fromkeys(QUADRANTS, 0.7)} for name in ("4q", "4q+emopia w=0.25")}
+    shipped = load(study.ship_model(tmp_path / "w.mer", base, fourq, emo, weight=0.25, summary=summary,
+                                    command="cmd", level="windows"))
+    assert shipped.metadata["timeline_defaults"] == base.metadata["timeline_defaults"]
+    assert "trained on windows" in shipped.metadata["recipe"] and "--level windows" in shipped.metadata["cv"]["protocol"]
+    assert f"{len(fourq.X_win)} + {len(emo.X_win)} windows" in shipped.metadata["data"]
+    assert "EMOPIA" in shipped.metadata["data_licence"] and "research-only" in shipped.metadata["data_licence"]
+    np.testing.assert_array_equal(shipped.affect.regress(fourq.X[:5]), base.affect.regress(fourq.X[:5]))
+    assert (shipped.predict(emo.X_win) == emo.y[emo.win_clip]).mean() > 0.9

@@ -3,6 +3,7 @@
     python -m mer.study.emopia --emopia ../shared/data/emopia-midi --data ../shared/data/4q-dev
                                [--per-quadrant 60] [--per-song 2] [--weights 0.5] [--folds 5]
                                [--repeats 3] [--seed 0] [--jobs 1] [--cache-dir DIR] [--json FILE]
+                               [--level clips|windows] [--save-model FILE [--ship-weight 0.25]]
 
 1. **Subset** (:func:`choose_emopia`): songs in a seeded order, at most ``--per-song``
    clips of each (seeded), a clip taken while its quadrant has fewer than
@@ -23,6 +24,11 @@
    reference); scored on the 4Q test clips (macro-F1, per-quadrant F1) and the EMOPIA
    test clips (accuracy, macro-F1). Paired tests (:func:`mer.eval.stats.paired_test`)
    against ``4q`` over the 15 folds (repeats share clips, so p-values are optimistic).
+4. **Windows** (``--level windows``): the same folds, but every setting is fitted on the
+   10-s windows (every 5 s) of its training clips, as the timeline's model is
+   (:mod:`mer.study.windows`; EMOPIA windows cut from the renders, cached), and a test
+   clip's quadrant is its windows' mean probability's. ``--save-model`` then refits the
+   shipped window model (``window.mer``: its inputs, head, timeline defaults and card).
 
 Measured 2026-11-30 (issue 16), seed 0, 5 x 3 folds, k = 600, C = 0.01; 4Q: 540 clips of 401
 artists. Renders: TimGM6mb General MIDI piano, first 30 s. All 1,078 EMOPIA clips (387 songs;
@@ -55,6 +61,25 @@ two sets do not transfer either way. Smaller subsets (at most 2 clips per song, 
 4Q 0.745, d -0.008) and 120 per quadrant (480 clips, 263 songs) 0.674 ± 0.049 (4Q 0.736,
 d -0.017), so more songs keep helping. Folds of the three repeats share clips: the paired
 p-values are optimistic.
+
+Windows (``--level windows --weights 0.1 0.25``, 2,691 4Q + 5,304 EMOPIA windows; clip
+figures from the windows' mean probability; 2026-11-30)::
+
+    setting                  4Q macro-F1    d vs 4q (p_t)   EMOPIA acc
+    4q                       0.752 ± 0.037                  0.304 ± 0.021
+    4q+emopia                0.714 ± 0.041  -0.038 (0.000)  0.706 ± 0.029
+    4q+emopia w=0.1          0.727 ± 0.036  -0.025 (0.001)  0.666 ± 0.027
+    4q+emopia w=0.25         0.728 ± 0.042  -0.024 (0.004)  0.689 ± 0.027
+      with --weigh-inputs:
+    4q+emopia w=0.1          0.745 ± 0.038  -0.006 (0.342)  0.650 ± 0.033   <- window.mer
+    4q+emopia w=0.25         0.737 ± 0.039  -0.014 (0.093)  0.696 ± 0.021
+
+Weighting only the logistic regression, the EMOPIA windows (two thirds of the rows) set
+the standardisation and the ANOVA-F column ranking at any weight (w = 0.05: -0.021,
+p = 0.002); ``--weigh-inputs`` (:func:`mer.models.recipe.fit_pipeline`) lets the weight
+count there too. On whole clips it does not help (w = 0.25: 4Q 0.743 ± 0.033, d -0.010
+against 4Q-only, p = 0.12, where the plain fit loses nothing; EMOPIA 0.680; a scratch script
+on the same folds), so ``default.mer`` keeps the plain fit.
 """
 
 from __future__ import annotations
@@ -114,27 +139,74 @@ class Rows:
     X : np.ndarray, shape (n_clips, n_columns)
     y, groups, ids : np.ndarray, shape (n_clips,)
         Quadrant, group (artist or ``song:<id>``) and a name of each clip.
+
+    X_win, win_clip : np.ndarray, optional
+        Window rows (10-s windows every 5 s, :func:`mer.study.windows.dataset_rows`) and
+        the clip (row of `y`) each was cut from; None when not loaded.
     """
 
     X: np.ndarray
     y: np.ndarray
     groups: np.ndarray
     ids: np.ndarray
+    X_win: np.ndarray | None = None
+    win_clip: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.X)
         if not (len(self.y) == len(self.groups) == len(self.ids) == n):
             raise ValueError(f"rows of unequal length: X {n}, y {len(self.y)}, groups {len(self.groups)}")
+        if (self.X_win is None) != (self.win_clip is None) or (
+                self.X_win is not None and len(self.X_win) != len(self.win_clip)):
+            raise ValueError("window rows need one clip index each")
+
+    def training(self, train: np.ndarray, *, level: str = "clips") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Inputs, labels and groups of the clips `train`: their own rows, or (``"windows"``) their windows'."""
+        if level == "clips":
+            return self.X[train], self.y[train], self.groups[train]
+        w = self._windows_of(train)
+        clip = self.win_clip[w]
+        return self.X_win[w], self.y[clip], self.groups[clip]
+
+    def predict(self, model, test: np.ndarray, *, level: str = "clips") -> np.ndarray:
+        """Quadrant of each clip in `test`: from its own row, or (``"windows"``) its windows' mean probability."""
+        if level == "clips":
+            return model.predict(self.X[test])
+        from mer.study.windows import clip_probabilities
+
+        w = self._windows_of(test)
+        P = clip_probabilities(model.predict_proba(self.X_win[w]), self.win_clip[w], test)
+        return np.asarray(model.classes_)[P.argmax(axis=1)]
+
+    def _windows_of(self, clips: np.ndarray) -> np.ndarray:
+        if self.X_win is None:
+            raise ValueError("these rows were loaded without windows")
+        return np.flatnonzero(np.isin(self.win_clip, clips))
 
 
 def fourq_rows(data_root, *, cache_dir=None, jobs: int = 1, progress: bool = True) -> Rows:
-    """The 4Q clips' whole-clip rows, from :mod:`mer.study.windows`' cache (computed on a miss)."""
+    """The 4Q clips' whole-clip and window rows, from :mod:`mer.study.windows`' cache (computed on a miss)."""
     from mer.study.windows import load_study_data
 
     d = load_study_data(data_root, cache_root=cache_dir, jobs=jobs, progress=progress)
     for path, err in d.failures.items():
         print(f"skipped {path}: {err}")
-    return Rows(d.X_clip, d.y, d.groups, np.array([Path(p).name for p in d.paths]))
+    return Rows(d.X_clip, d.y, d.groups, np.array([Path(p).name for p in d.paths]), d.X_win, d.win_clip)
+
+
+def add_windows(rows: Rows, paths, *, cache_dir=None, jobs: int = 1, progress: bool = True) -> tuple[Rows, list[str]]:
+    """`rows` with the window rows of its clips' audio `paths` (:func:`mer.study.windows.dataset_rows`, cached).
+
+    Windows as for the 4Q clips (10 s every 5 s); a clip whose windows fail is left out
+    (one line each in the returned problems).
+    """
+    from mer.study.windows import dataset_rows, stack_rows
+
+    found, failures = dataset_rows(paths, window=10.0, hop=5.0, cache_root=cache_dir, jobs=jobs, progress=progress)
+    keep = np.array([r is not None for r in found])
+    problems = [f"{paths[i]}: {err}" for i, err in failures.items()]
+    _, X_win, win_clip = stack_rows([r for r in found if r is not None])
+    return Rows(rows.X[keep], rows.y[keep], rows.groups[keep], rows.ids[keep], X_win, win_clip), problems
 
 
 def emopia_rows(root, model, *, per_quadrant: int, per_song: int, seed: int, cache_dir=None, jobs: int = 1,
@@ -218,37 +290,41 @@ def settings(weights=(0.5,)) -> list[tuple[str, float, float]]:
     return out + [("emopia", 0.0, 1.0)]
 
 
-def training_rows(fourq: Rows, emopia: Rows, f4, fe, w4: float, we: float):
+def training_rows(fourq: Rows, emopia: Rows, f4, fe, w4: float, we: float, *, level: str = "clips"):
     """Stacked training inputs, labels, groups and weights of one setting (rows of weight 0 left out).
 
     The groups of the two sets are prefixed (``4q:``, ``emopia:``) so they can never merge.
+    At ``level="windows"`` the rows are the windows of the training clips (:meth:`Rows.training`).
     """
     parts = []
     for rows, fold, w, tag in ((fourq, f4, w4, "4q:"), (emopia, fe, we, "emopia:")):
         check_disjoint_groups(rows.groups, fold.train, fold.test)
         if w > 0:
-            idx = fold.train
-            parts.append((rows.X[idx], rows.y[idx], np.char.add(tag, rows.groups[idx].astype(str)),
-                          np.full(len(idx), w)))
+            X, y, g = rows.training(fold.train, level=level)
+            parts.append((X, y, np.char.add(tag, g.astype(str)), np.full(len(y), w)))
     if not parts:
         raise ValueError("a setting must train on at least one of the two sets")
     X, y, g, w = (np.concatenate(z) for z in zip(*parts))
     return X, y, g, (None if np.all(w == w[0]) else w)
 
 
-def run_pair(fourq: Rows, emopia: Rows, f4, fe, *, estimator, setting_list) -> dict:
-    """Fit every setting on one fold pair; score each on the 4Q test fold and the EMOPIA test fold."""
+def run_pair(fourq: Rows, emopia: Rows, f4, fe, *, estimator, setting_list, level: str = "clips") -> dict:
+    """Fit every setting on one fold pair; score each on the 4Q test fold and the EMOPIA test fold.
+
+    At ``level="windows"`` the models are fitted on the windows of the training clips and
+    a test clip's quadrant is its windows' mean probability's (:meth:`Rows.predict`).
+    """
     from sklearn.base import clone
 
     out = {"repeat": f4.repeat, "fold": f4.fold, "n_test_4q": len(f4.test), "n_test_emopia": len(fe.test)}
     for name, w4, we in setting_list:
-        X, y, g, w = training_rows(fourq, emopia, f4, fe, w4, we)
+        X, y, g, w = training_rows(fourq, emopia, f4, fe, w4, we, level=level)
         with warnings.catch_warnings():  # columns constant on one set (EMOPIA alone): F undefined, ranked last
             warnings.filterwarnings("ignore", message="(?s)Features .* are constant", category=UserWarning)
             warnings.filterwarnings("ignore", message="invalid value encountered", category=RuntimeWarning)
             model = clone(estimator).fit(X, y, groups=g, sample_weight=w)
-        m4 = classification_metrics(fourq.y[f4.test], model.predict(fourq.X[f4.test]), QUADRANTS)
-        me = classification_metrics(emopia.y[fe.test], model.predict(emopia.X[fe.test]), QUADRANTS)
+        m4 = classification_metrics(fourq.y[f4.test], fourq.predict(model, f4.test, level=level), QUADRANTS)
+        me = classification_metrics(emopia.y[fe.test], emopia.predict(model, fe.test, level=level), QUADRANTS)
         out[name] = {"n_train": len(y), "f1_4q": m4["macro_f1"], "acc_4q": m4["accuracy"],
                      "f1_4q_per_quadrant": {q: m4["per_class"][q]["f1"] for q in QUADRANTS},
                      "acc_emopia": me["accuracy"], "f1_emopia": me["macro_f1"],
@@ -270,16 +346,16 @@ def axis_accuracy(confusion, *, suffix: str = "") -> dict:
             for axis, m in side.items()}
 
 
-def cross_validate(fourq: Rows, emopia: Rows, pairs, *, setting_list, estimator=None, progress: bool = True
-                   ) -> list[dict]:
-    """:func:`run_pair` of every fold pair (k = 600, C = 0.01 unless `estimator` is given)."""
+def cross_validate(fourq: Rows, emopia: Rows, pairs, *, setting_list, estimator=None, level: str = "clips",
+                   progress: bool = True) -> list[dict]:
+    """:func:`run_pair` of every fold pair at `level` (k = 600, C = 0.01 unless `estimator` is given)."""
     from mer.core.progress import progress_bar
 
     estimator = estimator if estimator is not None else _estimator()
     out = []
     with progress_bar("fold pairs", total=len(pairs), enabled=progress) as advance:
         for f4, fe in pairs:
-            out.append(run_pair(fourq, emopia, f4, fe, estimator=estimator, setting_list=setting_list))
+            out.append(run_pair(fourq, emopia, f4, fe, estimator=estimator, setting_list=setting_list, level=level))
             advance()
     return out
 
@@ -349,25 +425,28 @@ def shipped_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def fit_final(fourq: Rows, emopia: Rows, *, weight: float, estimator=None):
-    """The recipe fitted on every 4Q row (weight 1) and every EMOPIA row (weight `weight`)."""
+def fit_final(fourq: Rows, emopia: Rows, *, weight: float, estimator=None, level: str = "clips"):
+    """The recipe fitted on every 4Q row (weight 1) and every EMOPIA row (weight `weight`), at `level`."""
     from mer.eval.splits import Fold
 
     everything = [Fold(0, 0, np.arange(len(rows.y)), np.array([], dtype=int)) for rows in (fourq, emopia)]
-    X, y, g, w = training_rows(fourq, emopia, *everything, 1.0, weight)
+    X, y, g, w = training_rows(fourq, emopia, *everything, 1.0, weight, level=level)
     with warnings.catch_warnings():  # as in run_pair
         warnings.filterwarnings("ignore", message="(?s)Features .* are constant", category=UserWarning)
         warnings.filterwarnings("ignore", message="invalid value encountered", category=RuntimeWarning)
         return (estimator if estimator is not None else _estimator()).fit(X, y, groups=g, sample_weight=w)
 
 
-def ship_model(path, base, fourq: Rows, emopia: Rows, *, weight: float, summary: dict, command: str):
+def ship_model(path, base, fourq: Rows, emopia: Rows, *, weight: float, summary: dict, command: str,
+               level: str = "clips", estimator=None):
     """Write the 4Q + EMOPIA model to `path`: `base`'s inputs, valence / arousal head and card, new CV figures.
 
     The head's ridge regressions read the inputs, not the classifier, so `base`'s head
     is carried over as it is (its figures were measured with the 4Q-only classifier's
     probabilities, which the card says). The training-clip hashes stay the 4Q clips'
-    (the EMOPIA renders are not files a user would evaluate).
+    (the EMOPIA renders are not files a user would evaluate). At ``level="windows"``
+    `base` is the window model (``window.mer``), refitted on the windows of both sets;
+    its timeline defaults and medley figures are kept, the card says from which model.
     """
     from mer.models.modelfile import TrainedModel, save
 
@@ -378,16 +457,28 @@ def ship_model(path, base, fourq: Rows, emopia: Rows, *, weight: float, summary:
     meta = dict(base.metadata)
     meta.pop("saved", None)
     meta.pop("versions", None)
+    windows = "" if level == "clips" else (f"; {len(fourq.X_win)} + {len(emopia.X_win)} windows of 10 s every 5 s, "
+                                           "each with its clip's label")
     meta["data"] = (f"4Q Audio Emotion Dataset, 4q-dev subset ({len(fourq.y)} clips, {len(set(fourq.groups))} "
                     f"artists) + EMOPIA ({len(emopia.y)} piano MIDI clips of {len(set(emopia.groups))} songs, "
-                    f"rendered with the TimGM6mb SoundFont), EMOPIA rows weighted {weight:g}")
+                    f"rendered with the TimGM6mb SoundFont), EMOPIA rows weighted {weight:g}{windows}")
     meta["n_clips"] = len(fourq.y) + len(emopia.y)
+    meta["data_licence"] = ("trained on research-only data: 4Q Audio Emotion Dataset (Panda, Malheiro & Paiva, IEEE "
+                            "TAFFC 2018) and EMOPIA (Hung et al., ISMIR 2021), both research-only; musicnn weights ISC "
+                            "(Pons & Serra, MTG-UPF)")
     meta["recipe"] = ("emotion descriptors (232) + musicnn MSD & MTT embeddings (2 x 500) -> standardise -> "
                       f"ANOVA-F top-k -> L2 logistic regression; k={SHIPPED_K}, C={SHIPPED_C} (the 4Q-only "
-                      f"model's inner-CV choice); EMOPIA rows weighted {weight:g} in the fit")
+                      f"model's inner-CV choice); EMOPIA rows weighted {weight:g} in the fit"
+                      + ("; the weight also in the standardisation and the column ranking"
+                         if getattr(estimator, "weigh_inputs", False) else "")
+                      + ("" if level == "clips" else "; trained on windows"))
+    if level == "windows" and meta.get("medleys"):
+        meta["medleys_note"] = "medley figures measured with the 4Q-only window model (python -m mer.study.windows)"
     meta["cv"] = {
         "protocol": ("5-fold artist-grouped CV x 3 repeats on 4Q paired with 5-fold song-grouped CV on EMOPIA, "
-                     "all fitting inside training folds (python -m mer.study.emopia)"),
+                     "all fitting inside training folds (python -m mer.study.emopia"
+                     + (" --level windows; a clip's quadrant from its windows' mean probability)" if level == "windows"
+                        else ")")),
         "macro_f1": _pm(s["f1_4q"]),
         "per_quadrant_f1": {q: round(v, 3) for q, v in s["f1_4q_per_quadrant"].items()},
         "emopia_accuracy": _pm(s["acc_emopia"]),
@@ -398,15 +489,28 @@ def ship_model(path, base, fourq: Rows, emopia: Rows, *, weight: float, summary:
         meta["affect"] = {**meta["affect"], "note": "head carried over from the 4Q-only model: its CV figures "
                                                    "were measured with that model's probabilities"}
     meta["reproduce"] = command
-    model = TrainedModel(fit_final(fourq, emopia, weight=weight), base.name, base.feature_config, meta,
-                         inputs=base.inputs, affect=base.affect)
+    model = TrainedModel(fit_final(fourq, emopia, weight=weight, level=level, estimator=estimator), base.name,
+                         base.feature_config,
+                         meta, inputs=base.inputs, affect=base.affect)
     return save(model, path)
 
 
-def _estimator():
+def _window_model(clip_model):
+    """The shipped window model, checked to read the inputs the study's window rows are made of."""
+    from mer.core.errors import MerError
+    from mer.workflows.timeline import load_timeline_model, timeline_model_path
+
+    base = load_timeline_model()
+    if base.inputs != clip_model.inputs:
+        raise MerError("the window model's inputs differ from the clip model's, which the window rows are "
+                       "computed with", path=timeline_model_path())
+    return base
+
+
+def _estimator(weigh_inputs: bool = False):
     from mer.models.recipe import EmotionClassifier
 
-    return EmotionClassifier(k=SHIPPED_K, C=SHIPPED_C)
+    return EmotionClassifier(k=SHIPPED_K, C=SHIPPED_C, weigh_inputs=weigh_inputs)
 
 
 def _pm(stat: dict) -> str:
@@ -421,6 +525,11 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--per-song", type=int, default=2, help="at most this many clips of one EMOPIA song")
     ap.add_argument("--weights", type=float, nargs="*", default=[0.5],
                     help="extra settings: 4Q + EMOPIA with EMOPIA rows weighted w")
+    ap.add_argument("--level", choices=("clips", "windows"), default="clips",
+                    help="train on whole clips (the clip model) or on their 10-s windows (the timeline's model)")
+    ap.add_argument("--weigh-inputs", action="store_true",
+                    help="EMOPIA's row weight also counts in the standardisation and the column ranking "
+                         "(EmotionClassifier(weigh_inputs=True)), not only in the logistic regression")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
@@ -428,7 +537,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--json", default=None, help="write every figure here")
     ap.add_argument("--save-model", default=None,
-                    help="also fit the recipe on all 4Q and EMOPIA rows (EMOPIA weighted --ship-weight) and write it here")
+                    help="also fit the recipe on all 4Q and EMOPIA rows (EMOPIA weighted --ship-weight) and write it "
+                         "here; with --level windows the window model, from the shipped window.mer's card and head")
     ap.add_argument("--ship-weight", type=float, default=0.25, help="EMOPIA rows' weight in the saved model")
     return ap
 
@@ -451,6 +561,7 @@ def _run(args) -> int:
     from mer.workflows.predict import load_model
 
     model = load_model(None)
+    base = model if args.level == "clips" else _window_model(model)
     emo, preds, problems = emopia_rows(args.emopia, model, per_quadrant=args.per_quadrant, per_song=args.per_song,
                                        seed=args.seed, cache_dir=args.cache_dir, jobs=args.jobs)
     for p in problems:
@@ -461,12 +572,20 @@ def _run(args) -> int:
           f"4Q: {len(fourq.y)} clips of {len(set(fourq.groups))} artists")
     report = shipped_report(preds, emo.y)
     print(shipped_table(report))
+    if args.level == "windows":
+        emo, more = add_windows(emo, [p.path for p in preds], cache_dir=args.cache_dir, jobs=args.jobs)
+        for p in more:
+            print(f"skipped {p}")
+        print(f"windows: 4Q {len(fourq.X_win)}, EMOPIA {len(emo.X_win)}")
     setting_list = settings(args.weights)
     pairs = paired_folds(fourq, emo, folds=args.folds, repeats=args.repeats, seed=args.seed)
-    results = cross_validate(fourq, emo, pairs, setting_list=setting_list)
+    estimator = _estimator(args.weigh_inputs)
+    results = cross_validate(fourq, emo, pairs, setting_list=setting_list, estimator=estimator, level=args.level)
     summary = summarise(results, setting_list)
-    print(f"CV: {args.folds} folds x {args.repeats} repeats, k={SHIPPED_K}, C={SHIPPED_C}; mean ± std over folds, "
-          f"d = paired mean difference against 4q (paired t-test p)")
+    print(f"CV: {args.folds} folds x {args.repeats} repeats, k={SHIPPED_K}, C={SHIPPED_C}"
+          + (", weights also in scaling and column ranking" if args.weigh_inputs else "")
+          + "; mean ± std over folds, "
+          "d = paired mean difference against 4q (paired t-test p)")
     print(cv_table(summary))
     print(emopia_table(summary))
     if args.json:
@@ -477,8 +596,9 @@ def _run(args) -> int:
     if args.save_model:
         import sys
 
-        path = ship_model(args.save_model, model, fourq, emo, weight=args.ship_weight, summary=summary,
-                          command="python -m mer.study.emopia " + " ".join(sys.argv[1:]))
+        path = ship_model(args.save_model, base, fourq, emo, weight=args.ship_weight, summary=summary,
+                          command="python -m mer.study.emopia " + " ".join(sys.argv[1:]), level=args.level,
+                          estimator=estimator)
         print(f"wrote {path}")
     return 0
 

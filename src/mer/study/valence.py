@@ -1,7 +1,7 @@
 r"""The valence study: continuous valence / arousal targets, label reliability and factorised heads, on one set of folds.
 
     python -m mer.study.valence [--data ../shared/data/4q-dev] [--folds 5] [--repeats 3] [--json FILE]
-                                [--variants V ...] [--results FILE]
+                                [--variants V ...] [--results FILE] [--emopia DIR [--emopia-weight 0.25]]
                                 [--save-head MODEL.mer] [--save-window-head WINDOW_MODEL.mer]
 
 Every variant is fitted and scored on the same artist-grouped folds (5 x 3 by default,
@@ -19,6 +19,16 @@ shipped recipe's inputs of each whole clip (the cached clip rows of
   inner artist-grouped 4-fold with the outer fit's hyperparameters; best r, then CCC).
 * ``factorised`` — quadrant probabilities from two binary heads (valence > 0, arousal > 0
   by quadrant), ``P(Q1) = P(v+) P(a+)`` and so on.
+
+With ``--emopia DIR`` (the shipped model's configuration, :mod:`mer.study.emopia`), every
+quadrant classifier (``recipe``, ``recipe+agreement``, ``factorised`` and the one inside
+:func:`tuned_weights`) is fitted on the 4Q training clips plus the training rows of the
+paired song-grouped EMOPIA fold (all 1,078 rendered clips, :func:`mer.study.emopia.paired_folds`),
+each weighted ``--emopia-weight`` (:class:`ExtraRows`, :class:`ExtraRowsClassifier`); the 4Q
+folds, the ridge regressors (4Q only: EMOPIA has no continuous targets) and the scoring on
+the 4Q test clips are unchanged, and each classifier's accuracy on the EMOPIA test fold is
+reported too (``emopia_acc``). ``--emopia-weight 0`` gives the 4Q-only fits (bitwise) with
+their EMOPIA accuracy: the paired reference.
 
 Reported per variant: macro-F1 and the F1 of each quadrant (mean +- std over folds), and
 Pearson r / concordance (CCC) of valence and arousal with the targets over each fold's
@@ -43,15 +53,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.validation import check_is_fitted
 
+from mer.core.errors import MerError
 from mer.core.labels import QUADRANTS, valence_arousal
 from mer.eval.metrics import classification_metrics, regression_metrics
-from mer.eval.splits import check_disjoint_groups, grouped_folds
+from mer.eval.splits import Fold, check_disjoint_groups, grouped_folds
 from mer.eval.stats import paired_test
 from mer.models.affect import AXES, choose_weight
 from mer.models.affect_fit import AffectRegressor, out_of_fold_affect
 from mer.models.recipe import EmotionClassifier
+from mer.study.emopia import Rows, paired_folds, training_rows
 
 #: Quadrants on the positive side of each axis.
 POSITIVE = {"valence": ("Q1", "Q4"), "arousal": ("Q1", "Q2")}
@@ -102,27 +115,109 @@ def _probability_affect(P: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]
     return va[:, 0], va[:, 1]
 
 
-def _factorised(data: ValenceData, train, test, base) -> np.ndarray:
-    """Quadrant probabilities from a valence head and an arousal head, each a binary recipe model."""
+@dataclass(frozen=True)
+class ExtraRows:
+    """Labelled rows of another set that join every quadrant classifier's fit on one fold (never scored as 4Q).
+
+    Attributes
+    ----------
+    rows : mer.study.emopia.Rows
+        Every clip of the other set (e.g. the rendered EMOPIA clips), same columns as the 4Q rows.
+    fold : mer.eval.splits.Fold
+        The other set's fold paired with the 4Q fold: ``fold.train`` rows join the fit,
+        ``fold.test`` rows are where the classifier's accuracy on that set is measured.
+    weight : float >= 0
+        Sample weight of each added row (the fold's own rows keep weight 1 or their given weights);
+        0 leaves the fits exactly as without extra rows (only the accuracy on ``fold.test`` is added).
+    """
+
+    rows: Rows
+    fold: Fold
+    weight: float
+
+    def __post_init__(self):
+        if not (np.isfinite(self.weight) and self.weight >= 0):
+            raise ValueError(f"extra rows need a finite weight >= 0, got {self.weight}")
+        check_disjoint_groups(self.rows.groups, self.fold.train, self.fold.test)
+
+
+def with_extra(estimator, extra: ExtraRows | None, *, positive=None):
+    """`estimator` itself without `extra` (or at weight 0), else an :class:`ExtraRowsClassifier` adding its rows."""
+    return estimator if extra is None or extra.weight == 0 else ExtraRowsClassifier(estimator, extra, positive)
+
+
+class ExtraRowsClassifier(ClassifierMixin, BaseEstimator):
+    """A quadrant classifier whose every fit also sees `extra`'s training rows, weighted ``extra.weight``.
+
+    The rows are stacked by :func:`mer.study.emopia.training_rows` (given rows first, groups
+    prefixed ``4q:`` / ``emopia:`` so the two sets' groups never merge in the estimator's inner
+    grouped split). With `positive` (a tuple of quadrants) the extra rows' labels become
+    ``label in positive``, for binary heads fitted on such targets.
+    """
+
+    def __init__(self, estimator, extra: ExtraRows, positive=None):
+        self.estimator = estimator
+        self.extra = extra
+        self.positive = positive
+
+    def fit(self, X, y, groups=None, sample_weight=None) -> ExtraRowsClassifier:
+        """Fit a clone of `estimator` on (X, y) of shape (n, n_columns), (n,) plus the extra training rows."""
+        X, y = np.asarray(X), np.asarray(y)
+        other = self.extra.rows
+        if X.ndim != 2 or X.shape[1] != other.X.shape[1]:
+            raise ValueError(f"rows of {X.shape[1:]} columns cannot join extra rows of {other.X.shape[1]}")
+        if self.positive is not None:
+            other = Rows(other.X, np.isin(other.y, self.positive), other.groups, other.ids)
+        n = len(y)
+        own = Rows(X, y, np.arange(n) if groups is None else np.asarray(groups), np.arange(n))
+        everything = Fold(0, 0, np.arange(n), np.array([], dtype=int))
+        Xs, ys, gs, w = training_rows(own, other, everything, self.extra.fold, 1.0, self.extra.weight)
+        if sample_weight is not None:
+            w = np.ones(len(ys)) if w is None else w.copy()
+            w[:n] *= np.asarray(sample_weight, dtype=float)  # training_rows puts the given rows first
+        self.estimator_ = clone(self.estimator).fit(Xs, ys, groups=gs, sample_weight=w)
+        self.classes_ = self.estimator_.classes_
+        self.n_extra_ = len(ys) - n
+        return self
+
+    @property
+    def best_params_(self) -> dict:
+        """The fitted estimator's chosen hyperparameters."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.best_params_
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n, n_classes), columns in ``classes_`` order."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row, shape (n,)."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def _factorised(data: ValenceData, train, tests: list, base, extra: ExtraRows | None = None) -> list[np.ndarray]:
+    """Quadrant probabilities (Q1..Q4) of each matrix of `tests` from a valence and an arousal binary recipe head."""
     side = {}
     for axis, positive in POSITIVE.items():
         target = np.isin(data.y[train], positive)
-        m = clone(base).fit(data.X[train], target, groups=data.groups[train])
-        side[axis] = m.predict_proba(data.X[test])[:, list(m.classes_).index(True)]
-    v, a = side["valence"], side["arousal"]
-    return np.stack([v * a, (1 - v) * a, (1 - v) * (1 - a), v * (1 - a)], axis=1)  # Q1..Q4
+        m = with_extra(clone(base), extra, positive=positive).fit(data.X[train], target, groups=data.groups[train])
+        side[axis] = [m.predict_proba(X)[:, list(m.classes_).index(True)] for X in tests]
+    return [np.stack([v * a, (1 - v) * a, (1 - v) * (1 - a), v * (1 - a)], axis=1)  # Q1..Q4
+            for v, a in zip(side["valence"], side["arousal"])]
 
 
 def tuned_weights(data: ValenceData, train, recipe, regressors: dict, *, base, inner_folds: int = 4,
-                  random_state: int = 0) -> dict:
+                  random_state: int = 0, extra: ExtraRows | None = None) -> dict:
     """Blend weight per axis chosen on the training clips only (:func:`mer.models.affect.choose_weight`).
 
     An inner artist-grouped k-fold of `train` gives out-of-fold regression and probability
     differences, the classifier and regressors refitted in each inner fold with the
-    hyperparameters their outer fit chose (``best_params_``: no tuning inside, cheap).
+    hyperparameters their outer fit chose (``best_params_``: no tuning inside, cheap); the
+    classifier of each inner fold also sees `extra`'s training rows (the regressors never).
     Returns ``{axis: {"weight": w, "scores": {w: {"r", "ccc"}}}}``.
     """
-    classifier = clone(base).set_params(**recipe.best_params_)
+    classifier = with_extra(clone(base).set_params(**recipe.best_params_), extra)
     targets = {axis: getattr(data, axis)[train] for axis in AXES}
     reg, prob = out_of_fold_affect(data.X[train], data.y[train], data.groups[train], targets, classifier=classifier,
                                    regressor_params={a: regressors[a].best_params_ for a in AXES},
@@ -134,23 +229,49 @@ def tuned_weights(data: ValenceData, train, recipe, regressors: dict, *, base, i
     return out
 
 
-def _fold_probabilities(data: ValenceData, tr, te, base, variants) -> tuple[dict, object]:
-    """Test-clip quadrant probabilities of the classifier variants, and the fitted ``recipe``."""
-    recipe = clone(base).fit(data.X[tr], data.y[tr], groups=data.groups[tr])
-    P = {"recipe": recipe.predict_proba(data.X[te])}
+def _fold_probabilities(data: ValenceData, tr, te, base, variants, extra: ExtraRows | None = None
+                        ) -> tuple[dict, object]:
+    """Quadrant probabilities of the classifier variants, and the fitted ``recipe``.
+
+    Returns ``{variant: [P on the 4Q test clips, P on extra's test rows (with `extra` only)]}``.
+    """
+    tests = [data.X[te]] + ([extra.rows.X[extra.fold.test]] if extra is not None else [])
+    recipe = with_extra(clone(base), extra).fit(data.X[tr], data.y[tr], groups=data.groups[tr])
+    P = {"recipe": [recipe.predict_proba(X) for X in tests]}
     if "recipe+agreement" in variants:
-        weighted = clone(base).fit(data.X[tr], data.y[tr], groups=data.groups[tr],
-                                   sample_weight=data.agreement[tr])
-        P["recipe+agreement"] = weighted.predict_proba(data.X[te])
+        weighted = with_extra(clone(base), extra).fit(data.X[tr], data.y[tr], groups=data.groups[tr],
+                                                      sample_weight=data.agreement[tr])
+        P["recipe+agreement"] = [weighted.predict_proba(X) for X in tests]
     if "factorised" in variants:
-        P["factorised"] = _factorised(data, tr, te, base)
+        P["factorised"] = _factorised(data, tr, tests, base, extra)
     return P, recipe
 
 
-def run_fold(data: ValenceData, fold, *, base=None, regressor=None, variants=VARIANTS) -> dict:
+def _regression_affect(data: ValenceData, tr, te, recipe, affect: dict, *, base, regressor, variants,
+                       extra: ExtraRows | None) -> dict:
+    """Add ``regression``, ``blend`` (and ``blend-tuned``) valence / arousal to `affect`; the tuned weights."""
+    regs = {axis: clone(regressor).fit(data.X[tr], getattr(data, axis)[tr], groups=data.groups[tr])
+            for axis in AXES}
+    reg = tuple(regs[axis].predict(data.X[te]) for axis in AXES)
+    affect["regression"] = reg
+    affect["blend"] = tuple((a + b) / 2 for a, b in zip(affect["recipe"], reg))
+    if "blend-tuned" not in variants:
+        return {}
+    w = tuned_weights(data, tr, recipe, regs, base=base, inner_folds=regressor.inner_folds,
+                      random_state=regressor.random_state, extra=extra)
+    affect["blend-tuned"] = tuple(w[axis]["weight"] * r + (1 - w[axis]["weight"]) * p
+                                  for axis, r, p in zip(AXES, reg, affect["recipe"]))
+    return {"blend-tuned": {"weights": {axis: w[axis]["weight"] for axis in AXES}}}
+
+
+def run_fold(data: ValenceData, fold, *, base=None, regressor=None, variants=VARIANTS,
+             extra: ExtraRows | None = None) -> dict:
     """The `variants` (:data:`VARIANTS`; ``recipe`` always) fitted on one fold's training clips, scored on its test clips.
 
-    ``blend-tuned``'s row also holds the chosen ``weights`` (:func:`tuned_weights`).
+    ``blend-tuned``'s row also holds the chosen ``weights`` (:func:`tuned_weights`). With
+    `extra` (:class:`ExtraRows`, paired with `fold`) every quadrant classifier also trains on
+    its training rows, and each classifier variant's row holds ``emopia``: accuracy and
+    macro-F1 on its test rows.
     """
     base = base or EmotionClassifier()
     regressor = regressor or AffectRegressor()
@@ -159,38 +280,32 @@ def run_fold(data: ValenceData, fold, *, base=None, regressor=None, variants=VAR
         raise ValueError(f"unknown variants {sorted(unknown)} (known: {', '.join(VARIANTS)})")
     tr, te = fold.train, fold.test
     check_disjoint_groups(data.groups, tr, te)
-    P, recipe = _fold_probabilities(data, tr, te, base, variants)
-    affect = {name: _probability_affect(p, QUADRANTS if name == "factorised" else recipe.classes_)
-              for name, p in P.items()}
-    extra = {}
+    P, recipe = _fold_probabilities(data, tr, te, base, variants, extra)
+    classes = {name: QUADRANTS if name == "factorised" else recipe.classes_ for name in P}
+    affect = {name: _probability_affect(p[0], classes[name]) for name, p in P.items()}
+    info = {}
     if {"regression", "blend", "blend-tuned"} & set(variants):
-        regs = {axis: clone(regressor).fit(data.X[tr], getattr(data, axis)[tr], groups=data.groups[tr])
-                for axis in AXES}
-        reg = tuple(regs[axis].predict(data.X[te]) for axis in AXES)
-        affect["regression"] = reg
-        affect["blend"] = tuple((a + b) / 2 for a, b in zip(affect["recipe"], reg))
-        if "blend-tuned" in variants:
-            w = tuned_weights(data, tr, recipe, regs, base=base, inner_folds=regressor.inner_folds,
-                              random_state=regressor.random_state)
-            affect["blend-tuned"] = tuple(w[axis]["weight"] * r + (1 - w[axis]["weight"]) * p
-                                          for axis, r, p in zip(AXES, reg, affect["recipe"]))
-            extra["blend-tuned"] = {"weights": {axis: w[axis]["weight"] for axis in AXES}}
+        info = _regression_affect(data, tr, te, recipe, affect, base=base, regressor=regressor,
+                                  variants=variants, extra=extra)
     out = {"repeat": fold.repeat, "fold": fold.fold}
     for name, (v, a) in affect.items():
         if name not in variants and name != "recipe":
             continue
         row = {"valence": regression_metrics(data.valence[te], v), "arousal": regression_metrics(data.arousal[te], a),
-               **extra.get(name, {})}
+               **info.get(name, {})}
         if name in P:
-            classes = QUADRANTS if name == "factorised" else recipe.classes_
-            pred = np.asarray(classes)[P[name].argmax(1)]
-            row["classification"] = classification_metrics(data.y[te], pred, QUADRANTS)
+            pred = [np.asarray(classes[name])[p.argmax(1)] for p in P[name]]
+            row["classification"] = classification_metrics(data.y[te], pred[0], QUADRANTS)
+            if extra is not None:
+                m = classification_metrics(extra.rows.y[extra.fold.test], pred[1], QUADRANTS)
+                row["emopia"] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"],
+                                 "n_train": len(extra.fold.train), "weight": extra.weight}
         out[name] = row
     return out
 
 
 def figures(fold_results: list[dict]) -> dict[str, dict[str, np.ndarray]]:
-    """Variant -> figure -> per-fold values (macro_f1, f1_Q1..Q4, valence_r/ccc, arousal_r/ccc)."""
+    """Variant -> figure -> per-fold values (macro_f1, f1_Q1..Q4, valence_r/ccc, arousal_r/ccc; emopia_acc with EMOPIA)."""
     out: dict[str, dict[str, list]] = {}
     for fr in fold_results:
         for name, row in fr.items():
@@ -205,6 +320,8 @@ def figures(fold_results: list[dict]) -> dict[str, dict[str, np.ndarray]]:
                 d.setdefault("macro_f1", []).append(c["macro_f1"])
                 for q in QUADRANTS:
                     d.setdefault(f"f1_{q}", []).append(c["per_class"][q]["f1"])
+            if "emopia" in row:
+                d.setdefault("emopia_acc", []).append(row["emopia"]["accuracy"])
     return {n: {k: np.array(v) for k, v in d.items()} for n, d in out.items()}
 
 
@@ -212,6 +329,7 @@ def ablation_table(fold_results: list[dict]) -> str:
     """Mean +- std per variant and figure, and the paired t-test p against ``recipe``."""
     figs = figures(fold_results)
     cols = ("macro_f1", "f1_Q3", "f1_Q4", "valence_r", "valence_ccc", "arousal_r", "arousal_ccc")
+    cols += ("emopia_acc",) if "emopia_acc" in figs.get("recipe", {}) else ()
     lines = [f"{'variant':<18}" + "".join(f"{c:>22}" for c in cols)]
     for name, d in figs.items():
         cells = []
@@ -295,7 +413,7 @@ def fit_head(X, y, groups, targets: dict, *, classifier, rule: dict, regressor=N
     return AffectHead.from_regressors(regs, weights), {"regressors": params, "weights": weights, "out_of_fold": oof}
 
 
-def head_card(info: dict, rule: dict, *, rows: str, cv: str | None) -> dict:
+def head_card(info: dict, rule: dict, *, rows: str, cv: str | None, study_options: str = "") -> dict:
     """The model card's ``affect`` entry: how valence / arousal are computed, on what scale, measured how."""
     w = info["weights"]
     return {
@@ -314,13 +432,15 @@ def head_card(info: dict, rule: dict, *, rows: str, cv: str | None) -> dict:
         "out_of_fold_protocol": "r / CCC pooled over a 5-fold artist-grouped split of the rows the head was "
                                 "fitted on, the classifier's k and C and the ridges' k and alpha fixed at their "
                                 "all-row choice (slightly optimistic); 'probabilities': the probability differences",
-        "reproduce": "python -m mer.study.valence --variants recipe regression blend blend-tuned --json study.json; "
+        "reproduce": f"python -m mer.study.valence{study_options} --variants recipe regression blend blend-tuned "
+                     "--json study.json; "
                      "python -m mer.study.valence --results study.json --save-head src/mer/resources/default.mer "
                      "--save-window-head src/mer/resources/window.mer",
     }
 
 
-def save_heads(data: ValenceData, rule: dict, *, clip_model=None, window_model=None, cv: str | None) -> None:
+def save_heads(data: ValenceData, rule: dict, *, clip_model=None, window_model=None, cv: str | None,
+               study_options: str = "") -> None:
     """Fit and add the heads of the clip model (clip rows) and the window model (window rows) in place."""
     from mer.models.modelfile import load, set_affect_head
 
@@ -335,25 +455,71 @@ def save_heads(data: ValenceData, rule: dict, *, clip_model=None, window_model=N
         classifier = clone(est).set_params(**est.best_params_)
         head, info = fit_head(X, data.y[clip], data.groups[clip], {a: t[clip] for a, t in targets.items()},
                               classifier=classifier, rule=rule)
-        set_affect_head(path, head, head_card(info, rule, rows=rows, cv=cv))
+        set_affect_head(path, head, head_card(info, rule, rows=rows, cv=cv, study_options=study_options))
         print(f"wrote the valence / arousal head of {path}: weights {info['weights']}, "
               f"out-of-fold {json.dumps(info['out_of_fold'])}", flush=True)
 
 
-def _cross_validate(data: ValenceData, args) -> list[dict]:
+def load_emopia(root, data: ValenceData, *, jobs: int = 1, progress: bool = True) -> Rows:
+    """Every EMOPIA clip under `root`, rendered, as the shipped model's input rows (:func:`mer.study.emopia.emopia_rows`).
+
+    Raises MerError when the rows' columns are not the 4Q rows' (other model inputs).
+    """
+    from mer.study.emopia import emopia_rows
+    from mer.workflows.predict import load_model
+
+    rows, _, problems = emopia_rows(root, load_model(None), per_quadrant=1000, per_song=1000, seed=0, jobs=jobs,
+                                    progress=progress)
+    for line in problems:
+        print(f"skipped {line}")
+    check_same_columns(rows, data, source=root)
+    print(f"EMOPIA: {len(rows.y)} clips of {len(set(rows.groups))} songs "
+          f"({', '.join(f'{q} {int((rows.y == q).sum())}' for q in QUADRANTS)})", flush=True)
+    return rows
+
+
+def check_same_columns(rows: Rows, data: ValenceData, *, source) -> None:
+    """Raise MerError (naming `source`) unless `rows` has the 4Q rows' number of input columns."""
+    if rows.X.ndim != 2 or rows.X.shape[1] != data.X.shape[1]:
+        raise MerError(f"rows of shape {rows.X.shape} do not have the 4Q rows' {data.X.shape[1]} columns: not the "
+                       "same model inputs (the shipped model and the cached 4Q rows disagree)", source)
+
+
+def paired_extra_rows(data: ValenceData, rows: Rows, folds: list, *, weight: float, n_splits: int, repeats: int,
+                      seed: int) -> list[ExtraRows]:
+    """:class:`ExtraRows` of `rows` for each of `folds` (the 4Q folds), paired as :func:`mer.study.emopia.paired_folds`.
+
+    Raises ValueError unless paired_folds' 4Q folds are exactly `folds` (same split, same order).
+    """
+    pairs = paired_folds(Rows(data.X, data.y, data.groups, data.ids), rows, folds=n_splits, repeats=repeats, seed=seed)
+    same = len(pairs) == len(folds) and all(
+        (a.repeat, a.fold) == (f.repeat, f.fold) and np.array_equal(a.train, f.train) and np.array_equal(a.test, f.test)
+        for (a, _), f in zip(pairs, folds))
+    if not same:
+        raise ValueError("the paired EMOPIA folds were drawn against other 4Q folds than the study's")
+    return [ExtraRows(rows, fe, weight) for _, fe in pairs]
+
+
+def _cross_validate(data: ValenceData, args, emopia: Rows | None = None) -> list[dict]:
     folds = grouped_folds(data.y, data.groups, n_splits=args.folds, repeats=args.repeats, seed=args.seed)
+    extras = [None] * len(folds) if emopia is None else paired_extra_rows(
+        data, emopia, folds, weight=args.emopia_weight, n_splits=args.folds, repeats=args.repeats, seed=args.seed)
+    # one (k, C) fixes the classifier (the shipped model's k=600, C=0.01); the default grid is tuned inside
+    base = EmotionClassifier(**{name: v[0] if len(v) == 1 else v for name, v in (("k", args.k), ("C", args.C))
+                                if v is not None})
     results = []
-    for f in folds:
-        results.append(run_fold(data, f, variants=args.variants))
+    for f, extra in zip(folds, extras):
+        results.append(run_fold(data, f, base=base, variants=args.variants, extra=extra))
         r = results[-1]
-        print(f"repeat {f.repeat} fold {f.fold}: recipe F1 {r['recipe']['classification']['macro_f1']:.3f}, "
-              f"valence r {r['recipe']['valence']['r']:.3f}"
+        print(f"repeat {f.repeat} fold {f.fold}: recipe F1 {r['recipe']['classification']['macro_f1']:.3f}"
+              + (f", EMOPIA acc {r['recipe']['emopia']['accuracy']:.3f}" if extra is not None else "")
+              + f", valence r {r['recipe']['valence']['r']:.3f}"
               + (f" -> regression {r['regression']['valence']['r']:.3f}" if "regression" in r else ""), flush=True)
     return results
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m mer.study.valence", description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="../shared/data/4q-dev")
     ap.add_argument("--norms", default=None)
     ap.add_argument("--folds", type=int, default=5)
@@ -362,15 +528,59 @@ def main(argv=None) -> None:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", default=None)
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    ap.add_argument("--k", type=int, nargs="+", default=None,
+                    help="the classifier's ANOVA-F columns (one value: fixed; several: tuned inside; default its grid)")
+    ap.add_argument("--C", type=float, nargs="+", default=None, help="the classifier's inverse L2 strength (as --k)")
     ap.add_argument("--results", default=None, help="reuse the fold results of an earlier --json instead of the CV")
+    ap.add_argument("--emopia", default=None, metavar="DIR",
+                    help="also train every quadrant classifier on the paired EMOPIA training fold (MIDI folder)")
+    ap.add_argument("--emopia-weight", type=float, default=0.25,
+                    help="sample weight of each EMOPIA row (0: 4Q-only fits, EMOPIA accuracy still reported)")
     ap.add_argument("--save-head", default=None, help="add / refit the valence / arousal head of this clip model")
     ap.add_argument("--save-window-head", default=None, help="the same for a window model (fitted on window rows)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    """The study from the command line; a bad folder ends it with one line on stderr (exit 2)."""
+    import sys
+
+    args = _parser().parse_args(argv)
+    if args.emopia is not None and not (np.isfinite(args.emopia_weight) and args.emopia_weight >= 0):
+        print(f"error: --emopia-weight must be >= 0, got {args.emopia_weight}", file=sys.stderr)
+        return 2
+    try:
+        _run(args)
+    except MerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def study_setup(args) -> dict:
+    """How the CV's quadrant classifiers were trained (into the JSON; read back with ``--results``)."""
+    return {"emopia": None if args.emopia is None else str(args.emopia),
+            "emopia_weight": None if args.emopia is None else args.emopia_weight, "k": args.k, "C": args.C}
+
+
+def _setup_options(setup: dict) -> str:
+    """The study's command-line options that reproduce `setup`."""
+    out = f" --emopia {setup['emopia']} --emopia-weight {setup['emopia_weight']:g}" if setup.get("emopia") else ""
+    for name in ("k", "C"):
+        if setup.get(name):
+            out += f" --{name} " + " ".join(f"{v:g}" for v in setup[name])
+    return out
+
+
+def _run(args) -> None:
     data = load_valence_data(args.data, norms=args.norms, jobs=args.jobs)
     if args.results:
-        results = json.loads(Path(args.results).read_text())["folds"]
+        saved = json.loads(Path(args.results).read_text())
+        results, setup = saved["folds"], saved.get("setup") or {}
     else:
-        results = _cross_validate(data, args)
+        setup = study_setup(args)
+        emopia = None if args.emopia is None else load_emopia(args.emopia, data, jobs=args.jobs)
+        results = _cross_validate(data, args, emopia)
     n_folds = len({(r["repeat"], r["fold"]) for r in results})
     print(f"{len(data.y)} clips, {n_folds} folds (artist-grouped)\n")
     print(ablation_table(results))
@@ -379,12 +589,16 @@ def main(argv=None) -> None:
     if args.json:
         from mer.core.io import write_json
 
-        write_json(args.json, {"folds": results, "rule": rule})
+        write_json(args.json, {"folds": results, "rule": rule, "setup": setup})
     if args.save_head or args.save_window_head:
-        cv = (f"{args.folds}-fold artist-grouped CV x {args.repeats} repeats on the {len(data.y)} clips "
-              "(cv_figures: mean ± std over folds of the clip model's variants)")
-        save_heads(data, rule, clip_model=args.save_head, window_model=args.save_window_head, cv=cv)
+        cv = (f"{n_folds} folds of artist-grouped CV on the {len(data.y)} clips (cv_figures: mean ± std over folds "
+              "of the clip model's variants"
+              + (f"; quadrant classifiers k={setup['k']}, C={setup['C']}" if setup.get("k") or setup.get("C") else "")
+              + (f"; quadrant classifiers also trained on the paired song-grouped EMOPIA training fold, "
+                 f"EMOPIA rows weighted {setup['emopia_weight']:g})" if setup.get("emopia") else ")"))
+        save_heads(data, rule, clip_model=args.save_head, window_model=args.save_window_head, cv=cv,
+                   study_options=_setup_options(setup))
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -242,11 +242,17 @@ def load_study_data(data_root, *, model_path=None, window: float = 10.0, hop: fl
                                   cache_root=cache_root, jobs=jobs, progress=progress)
     keep = [i for i, r in enumerate(rows) if r is not None]
     clips = [ds.clips[i] for i in keep]
-    X_win = np.concatenate([rows[i][1:] for i in keep])
-    win_clip = np.concatenate([np.full(len(rows[i]) - 1, j) for j, i in enumerate(keep)])
+    X_clip, X_win, win_clip = stack_rows([rows[i] for i in keep])
     return StudyData(np.array([str(c.path) for c in clips]), np.array([c.label for c in clips]),
-                     np.array([c.group for c in clips]), np.stack([rows[i][0] for i in keep]), X_win, win_clip,
+                     np.array([c.group for c in clips]), X_clip, X_win, win_clip,
                      {str(ds.clips[i].path): e for i, e in failures.items()})
+
+
+def stack_rows(found: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clip rows (n_clips, n_columns), window rows (n_windows, n_columns) and each window's clip
+    (n_windows,) of :func:`clip_rows` results, in order."""
+    return (np.stack([r[0] for r in found]), np.concatenate([r[1:] for r in found]),
+            np.concatenate([np.full(len(r) - 1, j) for j, r in enumerate(found)]))
 
 
 def window_folds(data: StudyData, folds):

@@ -8,9 +8,10 @@ it has one (:class:`mer.models.affect.AffectHead`, the shipped models do)::
 fitted on tag-derived Warriner targets (``(rating - 5) / 4``, 0 neutral; the 4Q quadrant
 means lie at 0.35-0.46 from 0 in valence, 0.10-0.29 in arousal), the weight ``w`` per axis
 and the measured figures in the model's card (``affect``); the shipped model's head
-(w = 0.5 valence, 0.75 arousal) measured r 0.685 / CCC 0.676 (valence) and r 0.783 / CCC
-0.728 (arousal) against those targets under artist-grouped CV, where the probability
-differences give 0.682 / 0.605 and 0.774 / 0.388 (``python -m mer.study.valence``). Library
+(w = 0.5 valence, 0.75 arousal) measured r 0.695 / CCC 0.683 (valence) and r 0.774 / CCC
+0.717 (arousal) against those targets under artist-grouped CV, where the shipped
+classifier's probability differences give 0.691 / 0.596 and 0.765 / 0.379
+(``python -m mer.study.valence --emopia ... --k 600 --C 0.01``). Library
 exports map either to [0, 1] as ``(x + 1) / 2``. A model without a head reports the
 quadrant probability differences::
 
