@@ -73,9 +73,8 @@ def hierarchical(data, folds) -> dict:
 
 def augmented_rows(paths, *, jobs: int) -> np.ndarray:
     """Recipe inputs of the two augmented copies of each clip, shape (2, n_clips, n_columns), cached."""
-    from mer.audio.augment import AugmentedSource, Noise, PerCopy, PitchShift, copy_key
-    from mer.core.cache import FeatureCache
-    from mer.extraction.batch import extract_sources
+    from mer.audio.augment import Noise, PerCopy, PitchShift
+    from mer.extraction.augmented import augmented_features
     from mer.features.blocks import DEFAULT_BLOCKS
     from mer.features.descriptors import DescriptorConfig, describe
     from mer.features.embeddings import embed_signal
@@ -83,17 +82,11 @@ def augmented_rows(paths, *, jobs: int) -> np.ndarray:
     aug = PerCopy((Noise(min_snr_db=20.0, max_snr_db=40.0), PitchShift(min_semitones=-1.0, max_semitones=1.0)))
     blocks = []
     for _, config in DEFAULT_BLOCKS:
-        cache = FeatureCache(None, config)
-        items = []
-        for p in paths:
-            source = cache.key_for_file(p)
-            items += [(copy_key(source, aug, 0, k), AugmentedSource(Path(p), aug, copy_key(source, aug, 0, k), k))
-                      for k in range(2)]
         method = describe if isinstance(config, DescriptorConfig) else embed_signal
-        res = extract_sources(items, config=config, jobs=jobs, method=method, description="augmented copies")
-        if res.failures:
-            raise SystemExit(f"{len(res.failures)} copies failed, e.g. {res.failures[0]}")
-        blocks.append(np.array(res.features).reshape(len(paths), 2, -1))
+        copies, failures, _ = augmented_features(paths, 2, aug, config=config, method=method, jobs=jobs)
+        if failures:
+            raise SystemExit(f"{len(failures)} copies failed, e.g. {failures[0]}")
+        blocks.append(np.array(copies))  # (n_clips, 2, n_block_columns)
     return np.concatenate(blocks, axis=2).transpose(1, 0, 2).astype(np.float32)
 
 

@@ -139,7 +139,6 @@ class Rows:
     X : np.ndarray, shape (n_clips, n_columns)
     y, groups, ids : np.ndarray, shape (n_clips,)
         Quadrant, group (artist or ``song:<id>``) and a name of each clip.
-
     X_win, win_clip : np.ndarray, optional
         Window rows (10-s windows every 5 s, :func:`mer.study.windows.dataset_rows`) and
         the clip (row of `y`) each was cut from; None when not loaded.
