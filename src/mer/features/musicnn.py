@@ -11,6 +11,8 @@ running the network does. This module holds:
 * :func:`read_tf_checkpoint` — a reader of TensorFlow's checkpoint bundle format
   (``.index`` + ``.data-00000-of-00001``) in plain Python and NumPy, so the
   conversion needs no TensorFlow.
+* :func:`read_graph_def` — the nodes and float constants of a frozen TensorFlow
+  GraphDef (``.pb``), in the same plain-Python protobuf parsing (Essentia's heads).
 * :func:`convert_tf_variables`, :func:`convert_checkpoint` — TF variable names and
   layouts -> this module's ``state_dict``, saved as the shipped ``.pt`` files.
 * :func:`load_musicnn` — a network with converted weights.
@@ -43,12 +45,17 @@ class MusicnnOutput(NamedTuple):
     logits : (B, n_tags) — sigmoid gives the tag probabilities (the taggram).
     penultimate : (B, n_units) — the back end's batch-normalised dense layer.
     mean_pool, max_pool : (B, 753) — time-pooled front- and mid-end feature maps.
+    dense : (B, n_units) — the back end's dense layer before its ReLU and batch norm
+        (TensorFlow's ``model/dense/BiasAdd``), the input of Essentia's listener-rated
+        valence / arousal heads (:mod:`mer.models.listener`); ``penultimate`` is
+        ``dense_bn(relu(dense))``.
     """
 
     logits: torch.Tensor
     penultimate: torch.Tensor
     mean_pool: torch.Tensor
     max_pool: torch.Tensor
+    dense: torch.Tensor
 
 
 class Musicnn(nn.Module):
@@ -141,8 +148,9 @@ class Musicnn(nn.Module):
         mean_pool = fmap.mean(dim=2)
         # the original flattens a (753, 2) array of [max, mean]: columns interleave
         pooled = torch.stack([max_pool, mean_pool], dim=2).flatten(1)
-        penultimate = self.dense_bn(torch.relu(self.dense(self.pool_bn(pooled))))
-        return MusicnnOutput(self.out(penultimate), penultimate, mean_pool, max_pool)
+        dense = self.dense(self.pool_bn(pooled))  # model/dense/BiasAdd
+        penultimate = self.dense_bn(torch.relu(dense))
+        return MusicnnOutput(self.out(penultimate), penultimate, mean_pool, max_pool, dense)
 
 
 #: Frames of timbral responses computed per matrix product: 32 frames x 59 bins x 204
@@ -308,6 +316,111 @@ def read_tf_checkpoint(prefix: str | PathLike) -> dict[str, np.ndarray]:
     except (ValueError, IndexError, struct.error) as exc:
         raise MerError(f"cannot read TensorFlow checkpoint ({exc})", index_path) from None
     return tensors
+
+
+class GraphNode(NamedTuple):
+    """One node of a TensorFlow GraphDef: name, op type, inputs (the graph's wiring) and attributes.
+
+    ``attrs`` maps an attribute name to its value where it is a scalar (AttrValue's
+    ``s`` bytes, ``i`` int, ``b`` bool, ``type`` enum int) and to the serialised
+    AttrValue otherwise (tensors, shapes, lists).
+    """
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    attrs: dict
+
+
+def _attr_value(buf: bytes):
+    """A serialised AttrValue -> its scalar value (s: bytes, i / type: int, b: bool), else the bytes."""
+    fields = _proto_fields(buf)
+    if len(fields) == 1 and fields[0][0] in (2, 3, 5, 6):
+        f, v = fields[0]
+        return bool(v) if f == 5 else v
+    return buf
+
+
+def _graph_node(buf: bytes) -> GraphNode:
+    """A serialised NodeDef (1 name, 2 op, 3 input, 5 attr map entries of key 1 / AttrValue 2)."""
+    text = {1: "", 2: ""}
+    inputs, attrs = [], {}
+    for f, v in _proto_fields(buf):
+        if f in text:
+            text[f] = v.decode()
+        elif f == 3:
+            inputs.append(v.decode())
+        elif f == 5:
+            entry = dict(_proto_fields(v))
+            attrs[entry[1].decode()] = _attr_value(entry.get(2, b""))
+    return GraphNode(text[1], text[2], tuple(inputs), attrs)
+
+
+def _float_tensor(buf: bytes) -> np.ndarray | None:
+    """A serialised float32 TensorProto as an array (None for other dtypes).
+
+    The values are ``tensor_content`` (little-endian float32) or, for small constants,
+    ``float_val`` (packed or not; a shorter list is filled with its last value, as
+    TensorFlow does).
+    """
+    fields = _proto_fields(buf)
+    t = dict(fields)
+    if t.get(1, 0) != 1:  # DT_FLOAT
+        return None
+    shape = [dict(_proto_fields(d)).get(1, 0) for f, d in _proto_fields(t.get(2, b"")) if f == 2]
+    if t.get(4):
+        return np.frombuffer(t[4], dtype="<f4").astype(np.float32).reshape(shape)
+    vals = []
+    for f, v in fields:
+        if f == 5:  # packed (bytes) or one fixed32 per value (int)
+            vals += list(np.frombuffer(v if isinstance(v, bytes) else struct.pack("<I", v), dtype="<f4"))
+    n = int(np.prod(shape)) if shape else 1
+    if not vals:
+        return np.zeros(shape, dtype=np.float32)
+    return np.array(vals + vals[-1:] * (n - len(vals)), dtype=np.float32).reshape(shape)
+
+
+def read_graph_def(path: str | PathLike) -> tuple[list[GraphNode], dict[str, np.ndarray]]:
+    """The nodes and float32 constants of a frozen TensorFlow GraphDef (``.pb``), without TensorFlow.
+
+    Parses the protobuf wire format with the checkpoint reader's :func:`_proto_fields`
+    (GraphDef field 1 = node; NodeDef 1 name, 2 op, 3 input, 5 attr; AttrValue 8 tensor;
+    TensorProto 1 dtype, 2 shape, 4 tensor_content, 5 float_val).
+
+    Returns
+    -------
+    nodes : list of GraphNode
+        Every node, in graph order.
+    constants : dict of str -> np.ndarray, float32
+        The ``value`` of every float32 ``Const`` node, by node name, with its shape.
+
+    Raises
+    ------
+    MerError
+        Missing file or anything that is not a GraphDef.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MerError("TensorFlow graph not found", path)
+    nodes, constants = [], {}
+    try:
+        for field, value in _proto_fields(path.read_bytes()):
+            if field != 1:
+                continue
+            node = _graph_node(value)
+            if not node.op:
+                raise ValueError("a node without an op type")
+            nodes.append(node)
+            if node.op == "Const" and isinstance(node.attrs.get("value"), bytes):
+                tensor = dict(_proto_fields(node.attrs["value"])).get(8)
+                array = _float_tensor(tensor) if isinstance(tensor, bytes) else None
+                if array is not None:
+                    constants[node.name] = array
+    except (ValueError, IndexError, KeyError, TypeError, UnicodeDecodeError, struct.error) as exc:
+        raise MerError(f"cannot read TensorFlow GraphDef ({exc})", path) from None
+    if not nodes:
+        raise MerError("cannot read TensorFlow GraphDef (no nodes)", path)
+    return nodes, constants
 
 
 def _tf_layer_names() -> dict[str, str]:
