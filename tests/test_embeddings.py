@@ -240,7 +240,7 @@ def _long_wav(path: Path, seconds: float, sr: int = 44100) -> Path:
 def test_patch_statistics_combine_chunks_exactly():
     rng = np.random.default_rng(0)
     c = E.EmbeddingConfig(parts=("tags", "max_pool"), stats=("mean", "std", "max"))
-    out = E.MusicnnOutput(*(rng.normal(3.0, 2.0, (23, w)).astype(np.float32) for w in (50, 200, 753, 753)))
+    out = E.MusicnnOutput(*(rng.normal(3.0, 2.0, (23, w)).astype(np.float32) for w in (50, 200, 753, 753, 200)))
     stats = E.PatchStatistics(c)
     for a, b in ((0, 1), (1, 8), (8, 9), (9, 23)):  # uneven chunks, one patch alone
         stats.update(E.MusicnnOutput(*(f[a:b] for f in out)))

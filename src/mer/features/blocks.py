@@ -27,3 +27,19 @@ def block_names(name: str, config) -> list[str]:
     else:
         raise TypeError(f"unknown input block config {type(config).__name__}")
     return [f"{name}:{c}" for c in cols]
+
+
+#: Hop between patches of the listener-rated heads' input: 93 frames (1.5 s), Essentia's
+#: ``TensorflowPredictMusiCNN`` default, with which its emoMusic and DEAM heads are run.
+LISTENER_HOP = 93
+
+
+def listener_block(patch_hop: int = LISTENER_HOP) -> tuple[str, EmbeddingConfig]:
+    """The input block of :mod:`mer.models.listener`'s heads: musicnn-MSD's pre-ReLU dense layer, patch mean.
+
+    ``("listener_dense", EmbeddingConfig(parts=("dense",), stats=("mean",), patch_hop=...))``:
+    200 columns ``listener_dense:mean:dense:i``, cached under its own key (the default blocks'
+    keys are unchanged). Patches start every `patch_hop` frames, a trailing partial patch is
+    dropped (Essentia's ``lastPatchMode="discard"``), a clip under 3 s is repeated to fill one.
+    """
+    return "listener_dense", EmbeddingConfig(parts=("dense",), stats=("mean",), patch_hop=patch_hop)

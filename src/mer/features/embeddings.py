@@ -121,8 +121,14 @@ def patches(L: np.ndarray, n_frames: int = PATCH_FRAMES, hop: int | None = None)
 # Clip embeddings
 # ---------------------------------------------------------------------------
 
-#: Parts of :func:`clip_embedding`, in output order, and their per-patch width.
-EMBEDDING_PARTS = {"tags": 50, "penultimate": 200, "mean_pool": 753, "max_pool": 753}
+#: Parts of :func:`clip_embedding`, in output order, and their per-patch width. ``dense`` is the
+#: back end's dense layer before its ReLU (:attr:`MusicnnOutput.dense <mer.features.musicnn.MusicnnOutput>`),
+#: the input of the listener-rated heads of :mod:`mer.models.listener`.
+EMBEDDING_PARTS = {"tags": 50, "penultimate": 200, "mean_pool": 753, "max_pool": 753, "dense": 200}
+
+#: The :class:`~mer.features.musicnn.MusicnnOutput` field of each part.
+_FIELD_OF = {"tags": "logits", "penultimate": "penultimate", "mean_pool": "mean_pool", "max_pool": "max_pool",
+             "dense": "dense"}
 
 
 @dataclass(frozen=True)
@@ -133,11 +139,12 @@ class EmbeddingConfig:
     ----------
     parts : tuple of str
         Keys of :data:`EMBEDDING_PARTS`: ``tags`` (tag logits), ``penultimate``,
-        ``mean_pool``, ``max_pool``.
+        ``mean_pool``, ``max_pool``, ``dense`` (pre-ReLU dense layer).
     stats : tuple of str
         Statistics over the clip's patches: ``mean``, ``std``, ``max``.
     patch_hop : int
-        Hop between patches in frames (187: non-overlapping 3-s patches).
+        Hop between patches in frames (187: non-overlapping 3-s patches; 93, 1.5 s, is how
+        Essentia cuts patches for its listener-rated heads).
     weights : str
         Stem of the weights file under ``mer/resources`` (``msd_musicnn`` or
         ``mtt_musicnn``); part of the key, so different weights never share a cache.
@@ -223,13 +230,12 @@ def pool_embedding(out: MusicnnOutput, config: EmbeddingConfig | None = None) ->
     np.ndarray, shape (len(embedding_names(config)),), float32
     """
     c = config or EmbeddingConfig()
-    field_of = {"tags": "logits", "penultimate": "penultimate", "mean_pool": "mean_pool", "max_pool": "max_pool"}
     parts = []
     for s in c.stats:
         for part in c.parts:
-            if part not in field_of:
-                raise ValueError(f"unknown embedding part '{part}' (known: {', '.join(field_of)})")
-            A = getattr(out, field_of[part])
+            if part not in _FIELD_OF:
+                raise ValueError(f"unknown embedding part '{part}' (known: {', '.join(_FIELD_OF)})")
+            A = getattr(out, _FIELD_OF[part])
             if s == "mean":
                 parts.append(A.mean(0))
             elif s == "std":
@@ -294,8 +300,6 @@ def embed_signal(y: np.ndarray, config: EmbeddingConfig | None = None) -> np.nda
 #: torch threads on two busy cores, one patch per call took 12.7 CPU-s and 132 s of wall
 #: time (a thread barrier per layer for little work), 4 patches 6.6 CPU-s and 19 s.
 STREAM_PATCHES = 4
-
-_FIELD_OF = {"tags": "logits", "penultimate": "penultimate", "mean_pool": "mean_pool", "max_pool": "max_pool"}
 
 
 class PatchStatistics:

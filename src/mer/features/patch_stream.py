@@ -29,6 +29,7 @@ from mer.features.embeddings import (
     MUSICNN_SR,
     PATCH_FRAMES,
     EmbeddingConfig,
+    _FIELD_OF,
     _cached_model,
     _input_frames,
     held_samples,
@@ -41,8 +42,6 @@ from mer.features.embeddings import (
 #: ~18 MB per patch (:func:`mer.features.embeddings.embed`), so 4 keeps the peak ~70 MB above the
 #: loaded models, as :data:`mer.features.embeddings.STREAM_PATCHES` does and for its reasons.
 CHUNK_PATCHES = 4
-
-_FIELD_OF = {"tags": "logits", "penultimate": "penultimate", "mean_pool": "mean_pool", "max_pool": "max_pool"}
 
 
 @dataclass
