@@ -131,3 +131,41 @@ def test_nested_progress_bars_share_one_display():
         assert len(_active[0].tasks) == 1  # the inner line is removed when done
         outer()
     assert _active == []
+
+
+def test_corrected_paired_test_widens_the_interval_by_the_nadeau_bengio_factor():
+    from scipy import stats as sps
+
+    from mer.eval.stats import corrected_paired_test, paired_test
+
+    rng = np.random.default_rng(0)
+    b = rng.uniform(0.7, 0.8, 15)
+    a = b + rng.normal(0.0, 0.02, 15)
+    d = a - b
+    out = corrected_paired_test(a, b, test_fraction=0.2)
+    se = np.sqrt(d.var(ddof=1) * (1 / 15 + 0.25))  # by hand: var * (1/J + n_test/n_train)
+    assert out["se"] == pytest.approx(se, rel=1e-12)
+    assert out["mean_diff"] == pytest.approx(d.mean(), abs=1e-15)
+    half = sps.t.ppf(0.975, 14) * se
+    assert out["ci"] == pytest.approx([d.mean() - half, d.mean() + half], rel=1e-12)
+    plain = paired_test(a, b)
+    assert out["p"] > plain["p_t"]  # the plain test is overconfident about correlated folds
+    # the same differences in a larger test share give a wider interval
+    wider = corrected_paired_test(a, b, test_fraction=0.5)
+    assert wider["ci"][1] - wider["ci"][0] > out["ci"][1] - out["ci"][0]
+    with pytest.raises(ValueError, match="test_fraction"):
+        corrected_paired_test(a, b, test_fraction=1.0)
+
+
+def test_non_inferiority_reads_the_interval_not_the_p_value():
+    from mer.eval.stats import corrected_paired_test
+    from mer.study.emopia import NON_INFERIORITY_MARGIN, non_inferior
+
+    rng = np.random.default_rng(1)
+    ref = rng.uniform(0.7, 0.8, 15)
+    noisy = ref + rng.normal(0.0, 0.03, 15)
+    noisy -= (noisy - ref).mean()  # mean difference exactly 0: a plain p of 1
+    tight = ref + rng.normal(0.0, 0.002, 15)
+    assert not non_inferior(corrected_paired_test(noisy, ref, test_fraction=0.2))
+    assert non_inferior(corrected_paired_test(tight, ref, test_fraction=0.2))
+    assert NON_INFERIORITY_MARGIN > 0

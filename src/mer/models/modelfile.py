@@ -58,12 +58,16 @@ from mer.features.paper import FeatureConfig
 FORMAT = "mer-model"
 
 #: Bumped whenever a file written now could not be read by an older `mer`. 2: recipe models
-#: store their pipeline as plain arrays (:data:`RECIPE_ARRAYS`) instead of skops; schema 1
-#: files still load.
-SCHEMA_VERSION = 2
+#: store their pipeline as plain arrays (:data:`RECIPE_ARRAYS`) instead of skops; 3: a recipe
+#: may be routed (:data:`ROUTED_ARRAYS`). Files of schema 1 and 2 still load.
+SCHEMA_VERSION = 3
 
-#: The member holding a recipe model's fitted numbers (schema 2).
+#: The member holding a recipe model's fitted numbers (schema 2); of a routed recipe, its general expert's.
 RECIPE_ARRAYS = "pipeline.npz"
+
+#: The further members of a routed recipe (:class:`mer.models.routing.RoutedClassifier`, schema 3):
+#: role -> member, each a recipe's arrays like :data:`RECIPE_ARRAYS`.
+ROUTED_ARRAYS = {"specialist": "specialist.npz", "gate": "gate.npz"}
 
 #: The optional member holding a recipe model's valence / arousal head (:class:`mer.models.affect.AffectHead`).
 AFFECT_ARRAYS = "affect.npz"
@@ -132,8 +136,9 @@ class TrainedModel:
     def kind(self) -> str:
         from mer.models.baselines import SummaryClassifier
         from mer.models.recipe import EmotionClassifier
+        from mer.models.routing import RoutedClassifier
 
-        if isinstance(self.estimator, EmotionClassifier):
+        if isinstance(self.estimator, (EmotionClassifier, RoutedClassifier)):
             return "recipe"
         return "summary" if isinstance(self.estimator, SummaryClassifier) else "sequence"
 
@@ -175,11 +180,9 @@ def save(model: TrainedModel, path: str | PathLike) -> Path:
         members["weights.npz"] = buf.getvalue()
         est_meta["class"] = "SequenceClassifier"
     elif model.kind == "recipe":
-        est = model.estimator
-        members[RECIPE_ARRAYS] = _recipe_arrays(est.pipeline_)
-        est_meta = {"class": "EmotionClassifier", "params": _jsonable(est.get_params()),
-                    "classes": list(model.labels), "best_params": _jsonable(getattr(est, "best_params_", {})),
-                    "inputs": [[name, type(cfg).__name__, cfg.to_dict()] for name, cfg in (model.inputs or [])]}
+        est_meta, recipe_members = _recipe_state(model.estimator)
+        members.update(recipe_members)
+        est_meta["inputs"] = [[name, type(cfg).__name__, cfg.to_dict()] for name, cfg in (model.inputs or [])]
         if model.affect is not None:
             members[AFFECT_ARRAYS] = _affect_arrays(model.affect)
     else:
@@ -350,7 +353,7 @@ def load(path: str | PathLike) -> TrainedModel:
         elif kind == "summary":
             estimator = _load_summary(est_meta, members, path)
         elif kind == "recipe" and RECIPE_ARRAYS in members:
-            estimator = RecipeArrays.read(members[RECIPE_ARRAYS], est_meta, path)
+            estimator = _read_recipe_arrays(est_meta, members, path)
         elif kind == "recipe":  # schema 1: a skops pipeline
             estimator = _load_recipe(est_meta, members, path)
         else:
@@ -360,12 +363,12 @@ def load(path: str | PathLike) -> TrainedModel:
         raise MerError(f"corrupt model file (manifest field {exc} missing or malformed)", path) from None
     affect = None
     if AFFECT_ARRAYS in members and kind == "recipe":
-        n_columns = estimator.n_columns if isinstance(estimator, RecipeArrays) else \
+        n_columns = estimator.n_columns if hasattr(estimator, "n_columns") else \
             estimator.pipeline_.named_steps["scale"].n_features_in_
         affect = _load_affect(members[AFFECT_ARRAYS], n_columns, path)
     metadata = {k: v for k, v in manifest.get("metadata", {}).items()}
     args = (manifest.get("name", kind), feature_config, metadata, inputs, affect)
-    if isinstance(estimator, RecipeArrays):
+    if hasattr(estimator, "n_columns"):  # RecipeArrays or RoutedArrays
         rebuild = functools.partial(_load_recipe, est_meta, members, path)
         return DeferredRecipeModel(estimator, rebuild, *args)
     return TrainedModel(estimator, *args)
@@ -402,17 +405,18 @@ class RecipeArrays:
             self.support[:] = False
             self.support[np.argsort(scores, kind="mergesort")[-int(k):]] = True
         n_classes, n_selected = len(self.classes_), int(self.support.sum())
+        n_rows = 1 if n_classes == 2 else n_classes  # a binary regression keeps one row: the second class's
         if not self.scale.shape == self.mean.shape == scores.shape:
             raise ValueError("arrays of inconsistent shapes")
-        if self.coef.shape != (n_classes, n_selected) or self.intercept.shape != (n_classes,):
+        if self.coef.shape != (n_rows, n_selected) or self.intercept.shape != (n_rows,):
             raise ValueError(f"{self.coef.shape} weights for {n_classes} classes x {n_selected} selected columns")
 
     @classmethod
-    def read(cls, blob: bytes, est_meta: dict, path) -> "RecipeArrays":
+    def read(cls, blob: bytes, est_meta: dict, path, member: str = RECIPE_ARRAYS) -> "RecipeArrays":
         try:
             return cls(_npz_arrays(blob), est_meta["best_params"]["k"], est_meta["classes"])
         except (KeyError, ValueError, zipfile.BadZipFile, OSError) as exc:
-            raise MerError(f"corrupt model file ({RECIPE_ARRAYS}: {' '.join(str(exc).split())[:200]})", path) from None
+            raise MerError(f"corrupt model file ({member}: {' '.join(str(exc).split())[:200]})", path) from None
 
     @property
     def n_columns(self) -> int:
@@ -426,6 +430,9 @@ class RecipeArrays:
         X -= self.mean.astype(X.dtype)
         X /= self.scale.astype(X.dtype)
         scores = X[:, self.support] @ self.coef.T + self.intercept
+        if len(self.classes_) == 2:  # scikit-learn's binary case: the logistic of the one decision value
+            p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+            return np.stack([1 - p, p], axis=1)
         scores -= scores.max(axis=1).reshape((-1, 1))
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=1).reshape((-1, 1))
@@ -577,15 +584,74 @@ def _rebuild_recipe(blob: bytes, best: dict, random_state: int, path):
     return pipeline
 
 
+def _recipe_part(est) -> tuple[dict, bytes]:
+    """A fitted :class:`~mer.models.recipe.EmotionClassifier`'s manifest entries and arrays."""
+    return ({"params": _jsonable(est.get_params()), "classes": [str(c) for c in est.classes_],
+             "best_params": _jsonable(getattr(est, "best_params_", {}))}, _recipe_arrays(est.pipeline_))
+
+
+def _recipe_state(est) -> tuple[dict, dict[str, bytes]]:
+    """The manifest's estimator entry and the members of a fitted recipe, routed (schema 3) or not."""
+    if not hasattr(est, "gate_"):
+        meta, blob = _recipe_part(est)
+        return {"class": "EmotionClassifier", **meta}, {RECIPE_ARRAYS: blob}
+    meta, blob = _recipe_part(est.general_)
+    members, experts = {RECIPE_ARRAYS: blob}, {}
+    for role, member in ROUTED_ARRAYS.items():
+        experts[role], members[member] = _recipe_part(getattr(est, role + "_"))
+    return {"class": "RoutedClassifier", **meta, "specialist_weights": list(est.specialist_weights),
+            "experts": experts}, members
+
+
+def _read_recipe_arrays(est_meta: dict, members: dict[str, bytes], path):
+    """:class:`RecipeArrays` of a recipe, or :class:`~mer.models.routing.RoutedArrays` of a routed one."""
+    general = RecipeArrays.read(members[RECIPE_ARRAYS], est_meta, path)
+    if est_meta.get("class") != "RoutedClassifier":
+        return general
+    from mer.models.routing import RoutedArrays
+
+    parts = {role: RecipeArrays.read(_member(members, name, path), est_meta["experts"][role], path, name)
+             for role, name in ROUTED_ARRAYS.items()}
+    try:
+        return RoutedArrays(general, parts["specialist"], parts["gate"])
+    except ValueError as exc:
+        raise MerError(f"corrupt model file (routed recipe: {exc})", path) from None
+
+
+def _member(members: dict[str, bytes], name: str, path) -> bytes:
+    if name not in members:
+        raise MerError(f"corrupt model file (member {name} missing)", path)
+    return members[name]
+
+
 def _load_recipe(meta: dict, members: dict[str, bytes], path):
+    """The scikit-learn estimator of a recipe model file (routed or not), rebuilt from its arrays."""
+    if meta.get("class") != "RoutedClassifier":
+        blob = members.get(RECIPE_ARRAYS)
+        return _load_emotion_classifier(meta, blob, members if blob is None else None, path)
+    from sklearn.base import clone
+
+    from mer.models.routing import RoutedClassifier
+
+    parts = {"general": _load_emotion_classifier(meta, members[RECIPE_ARRAYS], None, path)}
+    for role, name in ROUTED_ARRAYS.items():
+        parts[role] = _load_emotion_classifier(meta["experts"][role], _member(members, name, path), None, path)
+    est = RoutedClassifier(*(clone(parts[r]) for r in ("general", "specialist", "gate")),
+                           specialist_weights=tuple(meta["specialist_weights"]))
+    est.general_, est.specialist_, est.gate_ = parts["general"], parts["specialist"], parts["gate"]
+    est.classes_ = parts["general"].classes_
+    return est
+
+
+def _load_emotion_classifier(meta: dict, blob: bytes | None, schema1_members, path):
     from mer.models.recipe import EmotionClassifier
 
     params = _current_params(meta["params"])
     est = EmotionClassifier(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
-    if RECIPE_ARRAYS in members:
-        est.pipeline_ = _rebuild_recipe(members[RECIPE_ARRAYS], meta["best_params"], est.random_state, path)
+    if blob is not None:
+        est.pipeline_ = _rebuild_recipe(blob, meta["best_params"], est.random_state, path)
     else:  # schema 1 files
-        est.pipeline_ = _load_pipeline(members, path)
+        est.pipeline_ = _load_pipeline(schema1_members, path)
     est.classes_ = np.array(meta["classes"])
     est.best_params_ = dict(meta.get("best_params", {}))
     est.inner_scores_ = {}
