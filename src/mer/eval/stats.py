@@ -73,3 +73,30 @@ def corrected_paired_test(a: np.ndarray, b: np.ndarray, *, test_fraction: float,
     t = out["mean_diff"] / se if se > 0 else float("nan")
     p = float(2 * stats.t.sf(abs(t), n - 1)) if se > 0 else (1.0 if out["mean_diff"] == 0 else 0.0)
     return {**out, "se": se, "t": float(t), "p": p, "ci": [out["mean_diff"] - half, out["mean_diff"] + half]}
+
+
+def bootstrap_ci(statistic, n_units: int, *, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> dict:
+    """Percentile bootstrap interval of a statistic computed over resampled units (clips, pieces).
+
+    Parameters
+    ----------
+    statistic : callable
+        ``statistic(indices) -> float`` for an array of unit indices (with repeats); a
+        cluster bootstrap when a unit stands for several observations (a piece's measures).
+    n_units : int >= 2
+    n_boot : int
+        Resamples (NaN results, e.g. a constant resample, are dropped).
+
+    Returns
+    -------
+    dict
+        ``low``, ``high`` (the ``alpha / 2`` and ``1 - alpha / 2`` quantiles), ``n_boot``
+        (resamples that gave a number), ``level`` (``1 - alpha``).
+    """
+    rng = np.random.default_rng(seed)
+    values = np.array([statistic(rng.integers(0, n_units, n_units)) for _ in range(n_boot)], dtype=float)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return {"low": float("nan"), "high": float("nan"), "n_boot": 0, "level": 1 - alpha}
+    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return {"low": float(low), "high": float(high), "n_boot": int(len(values)), "level": 1 - alpha}
