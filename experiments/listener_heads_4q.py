@@ -8,7 +8,8 @@ mean pre-ReLU dense vectors come through the feature cache
 (:func:`mer.workflows.listener.listener_inputs`, one process, one torch thread), and each
 head's [valence, arousal] (:mod:`mer.models.listener`, mer's ``(rating - 5) / 4`` scale)
 is compared with the clips' Warriner tag targets (:func:`mer.data.targets.mood_targets`)
-by Pearson r. Also printed: r between the two hops' outputs (whether patches shared at
+by Pearson r (and each raw graph output against each target, which checks the heads' output
+order). Also printed: r between the two hops' outputs (whether patches shared at
 another hop would do), and the CPU-s per clip of the cache misses (4Q clips are 30 s;
 0 when everything was cached).
 """
@@ -58,15 +59,21 @@ def main(argv=None) -> int:
         cpu = time.process_time() - t0
         ok = inputs.ok
         for name in SHIPPED:
-            va = load_head(name).predict(inputs.X)
+            head = load_head(name)
+            va, raw = head.predict(inputs.X), head.ratings(inputs.X)
             out[(hop, name)] = (ok, va)
             r = [float(np.corrcoef(va[:, j], target[ok, j])[0, 1]) for j in range(2)]
+            # each raw graph output against each target: checks the head's output order
+            by_output = [[float(np.corrcoef(raw[:, k], target[ok, j])[0, 1]) for j in range(2)] for k in range(2)]
             rows.append({"hop": hop, "head": name, "n": int(ok.sum()), "valence_r": r[0], "arousal_r": r[1],
-                         "mean": va.mean(0).tolist(), "std": va.std(0).tolist(), "cpu_s_per_clip": cpu / len(paths)})
+                         "mean": va.mean(0).tolist(), "std": va.std(0).tolist(), "cpu_s_per_clip": cpu / len(paths),
+                         "graph_output_r_with_valence_arousal": by_output})
     print(f"{'hop':>4} {'head':9} {'n':>4} {'val r':>7} {'aro r':>7}  mean (v, a)     std (v, a)    CPU-s/clip")
     for r in rows:
         print(f"{r['hop']:>4} {r['head']:9} {r['n']:>4} {r['valence_r']:7.3f} {r['arousal_r']:7.3f}  "
               f"{r['mean'][0]:+.3f} {r['mean'][1]:+.3f}  {r['std'][0]:.3f} {r['std'][1]:.3f}  {r['cpu_s_per_clip']:.3f}")
+        print("       graph outputs 0, 1: r with (valence, arousal) targets",
+              " ".join(f"({v:+.3f}, {a:+.3f})" for v, a in r["graph_output_r_with_valence_arousal"]))
     between = []
     if len(args.hops) == 2:
         for name in SHIPPED:
