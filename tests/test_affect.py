@@ -205,3 +205,67 @@ def test_reported_valence_separates_the_quadrants_on_real_clips(fourq_dir):
     assert all(-1 <= p.valence <= 1 and -1 <= p.arousal <= 1 for p in preds)
     # the head reports its blend, not the probability differences
     assert any(abs(p.valence - valence_arousal(p.probabilities)[0]) > 1e-3 for p in preds)
+
+
+def _listener_heads():
+    """Two small listener heads with random constants, one in each output order."""
+    from mer.models.listener import ListenerHead
+
+    rng = np.random.default_rng(7)
+    out = []
+    for name, order in (("a", ("valence", "arousal")), ("b", ("arousal", "valence"))):
+        f = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+        out.append(ListenerHead(name, f(200), f(200), f(200), np.abs(f(200)) + 0.5, np.asarray(1e-6, np.float32),
+                                f(200, 2) * 0.05, np.array([5.0, 5.0], np.float32) + f(2), order, "x.pb", "0" * 64))
+    return out
+
+
+def test_listener_blend_folds_each_head_exactly_and_averages_z_scores():
+    from mer.models.affect import ListenerBlend
+
+    heads = _listener_heads()
+    rng = np.random.default_rng(8)
+    D_ref, own_ref = rng.normal(size=(60, 200)), rng.uniform(-0.6, 0.6, size=(60, 2))
+    blend = ListenerBlend.from_heads(heads, own_ref, D_ref)
+    D, own = rng.normal(size=(9, 200)), rng.uniform(-0.6, 0.6, size=(9, 2))
+    H = blend.heads(D)
+    for i, head in enumerate(heads):  # batch norm and the rating scale folded into one affine map
+        np.testing.assert_allclose(H[:, 2 * i:2 * i + 2], head.predict(D.astype(np.float32)), rtol=0, atol=2e-5)
+    comps = [own_ref] + [h.predict(D_ref.astype(np.float32)).astype(np.float64) for h in heads]
+    centre = np.array([c.mean(0) for c in comps])
+    spread = np.array([c.std(0) for c in comps])
+    np.testing.assert_allclose(blend.centre, centre, atol=2e-5)
+    np.testing.assert_allclose(blend.spread, spread, rtol=1e-4)
+    now = [own] + [H[:, 2 * i:2 * i + 2] for i in range(2)]
+    expected = centre[0] + spread[0] * np.mean([(c - centre[i]) / spread[i] for i, c in enumerate(now)], axis=0)
+    np.testing.assert_allclose(blend.blend(own, H), expected, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        ListenerBlend(blend.weights_, blend.offsets, blend.centre[:2], blend.spread)
+
+
+def test_a_head_with_a_listener_blend_reads_the_listener_block_and_round_trips(recipe_with_head, tmp_path):
+    from mer.models.affect import ListenerBlend
+
+    X, _, clf, _, head = recipe_with_head
+    rng = np.random.default_rng(9)
+    D = rng.normal(size=(len(X), 200))
+    plain = _model(clf, head)
+    own = plain.valence_arousal(plain.predict_proba(X), plain.affect_regression(X))
+    blend = ListenerBlend.from_heads(_listener_heads(), own, D)
+    model = _model(clf, head.with_listener(blend))
+    rows = np.hstack([X, D])  # the model's inputs: the classifier's columns, then the listener block
+    assert model.affect.n_inputs == X.shape[1] + 200
+    P = model.predict_proba(rows)
+    np.testing.assert_array_equal(P, plain.predict_proba(X))  # the classifier reads its own columns only
+    R = model.affect_regression(rows)
+    assert R.shape == (len(X), 6)
+    np.testing.assert_allclose(R[:, :2], head.regress(X), rtol=0, atol=1e-12)
+    va = model.valence_arousal(P, R)
+    np.testing.assert_allclose(va, np.clip(blend.blend(own, blend.heads(D)), -1, 1), rtol=0, atol=1e-12)
+    assert not np.allclose(va, own, atol=0.05)  # the listener heads moved the answer
+    back = modelfile.load(modelfile.save(model, tmp_path / "listener.mer"))
+    np.testing.assert_array_equal(back.valence_arousal(back.predict_proba(rows), back.affect_regression(rows)), va)
+    stripped = modelfile.load(modelfile.save(_model(clf, back.affect.with_listener(None)), tmp_path / "plain.mer"))
+    assert stripped.affect.listener is None  # a model without the heads still builds and loads
+    np.testing.assert_array_equal(stripped.valence_arousal(stripped.predict_proba(X), stripped.affect_regression(X)),
+                                  own)

@@ -143,11 +143,20 @@ class TrainedModel:
         return "summary" if isinstance(self.estimator, SummaryClassifier) else "sequence"
 
     def predict_proba(self, X) -> np.ndarray:
-        """Probabilities (n, len(labels)) for a sequence of (204, T) feature matrices."""
-        return np.asarray(self.estimator.predict_proba(X))
+        """Probabilities (n, len(labels)) for a sequence of (204, T) feature matrices, or recipe input rows."""
+        return np.asarray(self.estimator.predict_proba(self.classifier_rows(X)))
 
     def predict(self, X) -> np.ndarray:
-        return np.asarray(self.estimator.predict(X))
+        return np.asarray(self.estimator.predict(self.classifier_rows(X)))
+
+    def classifier_rows(self, X):
+        """The columns of recipe input rows that the classifier reads: all of them, unless the rows also
+        carry the listener block of the valence / arousal head (:class:`mer.models.affect.ListenerBlend`),
+        which follows the classifier's columns."""
+        listener = getattr(self.affect, "listener", None)
+        if listener is None or getattr(X, "ndim", 0) != 2 or X.shape[1] != self.affect.n_inputs:
+            return X
+        return X[:, :self.affect.n_columns]
 
     def affect_regression(self, X) -> np.ndarray | None:
         """The head's regression of valence and arousal, shape (n, 2); None for a model without a head."""
@@ -467,7 +476,7 @@ class DeferredRecipeModel(TrainedModel):
         return "recipe"
 
     def predict_proba(self, X) -> np.ndarray:
-        return self._arrays.predict_proba(X)
+        return self._arrays.predict_proba(self.classifier_rows(X))
 
 
 def _affect_arrays(head) -> bytes:
