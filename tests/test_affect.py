@@ -177,7 +177,7 @@ def test_the_shipped_models_carry_a_documented_head():
     from mer.workflows.timeline import load_timeline_model
 
     for model in (load_model(), load_timeline_model()):
-        assert model.affect is not None and model.affect.n_columns == model.estimator.pipeline_.n_features_in_
+        assert model.affect is not None and model.affect.n_columns == model._arrays.n_columns
         card = model.metadata["affect"]
         assert set(card["weights"]) == set(AXES) and "[-1, 1]" in card["scale"] and "(x + 1) / 2" in card["scale"]
         assert set(card["out_of_fold"]["valence"]) == {"probabilities", "head"}

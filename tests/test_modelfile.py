@@ -243,6 +243,7 @@ def test_recipe_probabilities_without_scikit_learn_equal_the_pipelines(tmp_path,
     else:  # the shipped models; the window model's scaling and columns are weighted (weigh_inputs)
         path = modelfile.default_model_path().with_name("window.mer" if which == "window" else "default.mer")
         arrays = modelfile.load(path)._arrays
+        arrays = getattr(arrays, "general", arrays)  # a routed model: its general expert's scaling
         X = arrays.mean + arrays.scale * np.random.default_rng(5).normal(size=(200, arrays.n_columns)) * 1.5
         X = X.astype(np.float32)  # as clip_inputs gives them
     model = modelfile.load(path)
