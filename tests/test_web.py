@@ -195,10 +195,43 @@ def browser():
             b.close()
 
 
+def _poll_in_page(self, expression: str, *, timeout: float | None = None, **_ignored):
+    """``Page.wait_for_function`` for a page with a CSP: the expression polled through ``page.evaluate``.
+
+    Playwright's own polling evaluates the predicate inside the page with ``eval``, which the
+    service's ``script-src 'self'`` forbids; ``evaluate`` goes through the DevTools protocol.
+    """
+    deadline = time.monotonic() + (UI_MS if timeout is None else timeout) / 1000
+    while not (value := self.evaluate(expression)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        time.sleep(0.05)
+    return value
+
+
+@pytest.fixture(autouse=True)
+def _csp_safe_waits(monkeypatch):
+    from playwright.sync_api import Page
+
+    monkeypatch.setattr(Page, "wait_for_function", _poll_in_page)
+
+
+#: Records every Content-Security-Policy violation the page reports (read by :func:`_csp_violations`).
+WATCH_CSP = """window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation',
+  (e) => window.__cspViolations.push(`${e.violatedDirective}: ${e.blockedURI || 'inline'} (${e.sourceFile})`));"""
+
+
+def _csp_violations(pg) -> list[str]:
+    return pg.evaluate("window.__cspViolations || []")
+
+
 @pytest.fixture
 def page(browser, server):
-    """A fresh page on the server's web page, ready (every handler attached); fails on a JS error."""
+    """A fresh page on the server's web page, ready (every handler attached); fails on a JS error
+    or on a Content-Security-Policy violation."""
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    context.add_init_script(WATCH_CSP)
     pg = context.new_page()
     pg.set_default_timeout(UI_MS)
     errors: list[str] = []
@@ -210,6 +243,7 @@ def page(browser, server):
     pg.wait_for_selector("body[data-ready=true]")
     pg.wait_for_function("document.getElementById('service-info').dataset.state === 'ok'")
     yield pg
+    errors += [f"CSP: {v}" for v in _csp_violations(pg)]
     context.close()
     assert not errors, errors
 
@@ -359,6 +393,43 @@ def test_token_field_authorises_uploads(browser, web_cache, tmp_path):
             pg.set_input_files("#file-input", str(fake))
         assert allowed.value.status == 415
         assert allowed.value.request.headers["authorization"] == "Bearer s3cret-token"
+        context.close()
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_token_page_reads_the_library_and_plays_through_its_session(browser, library_db, web_cache, tmp_path):
+    """With ``--token``, the library's GETs and audio need it: the page sends the header on its
+    requests and gets a session cookie (POST v1/session) for the <audio> element, which cannot
+    send headers. The page's answers carry the CSP, and the page breaks none of it."""
+    if library_db is None:
+        pytest.skip("needs the 4Q clips for a library")
+    with _serving(library_db, web_cache, tmp_path / "serve.log", token="s3cret-token") as url:
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(url + "v1/tracks", timeout=30)
+        assert denied.value.code == 401
+        context = browser.new_context(viewport=DESKTOP)
+        context.add_init_script(WATCH_CSP)
+        pg = context.new_page()
+        pg.set_default_timeout(UI_MS)
+        answer = pg.goto(url)
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-frame-options"] == "DENY" and answer.headers["x-content-type-options"] == "nosniff"
+        pg.wait_for_selector("body[data-ready=true]")
+        pg.click("#settings summary")
+        pg.fill("#api-token", "s3cret-token")
+        with pg.expect_response("**/v1/tracks?*") as listed:
+            pg.click("#nav-library")
+        assert listed.value.status == 200
+        pg.wait_for_function("document.querySelectorAll('#library-rows tr').length === 3")
+        with pg.expect_response("**/v1/session") as session:
+            pg.click("#library-rows tr button")
+        assert session.value.status == 204
+        (cookie,) = [c for c in context.cookies() if c["name"] == "mer_session"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        pg.wait_for_function("document.getElementById('player').readyState >= 1", timeout=UI_MS)
+        assert pg.evaluate("document.getElementById('player').duration") > 1
+        assert _csp_violations(pg) == []
         context.close()
 
 
@@ -541,13 +612,12 @@ def test_playlist_builder_draws_the_path_and_offers_m3u8(page, fourq_dir, artifa
     # the M3U8: the same request's text, as a file to download
     page.wait_for_function("document.getElementById('playlist-m3u8').href.startsWith('blob:')")
     assert page.get_attribute("#playlist-m3u8", "download").endswith(".m3u8")
-    text = page.evaluate("fetch(document.getElementById('playlist-m3u8').href).then(r => r.text())")
+    with page.expect_download() as download:  # (the page's CSP lets no script fetch a blob: URL)
+        page.click("#playlist-m3u8")
+    text = Path(download.value.path()).read_text()
     assert text.startswith("#EXTM3U")
     urls = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert [u.rsplit("/v1/tracks/", 1)[1] for u in urls] == [f"{i}/audio" for i in ids]
-    with page.expect_download() as download:
-        page.click("#playlist-m3u8")
-    assert Path(download.value.path()).read_text().startswith("#EXTM3U")
     _shoot(page, artifacts, "playlist-desktop", capsys)
 
     page.set_viewport_size(PHONE)

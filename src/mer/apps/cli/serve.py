@@ -30,27 +30,35 @@ def serve_command(
                                                       "worker (default 2 x workers); more get 503.")] = None,
     max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", min=0.001, help="Largest upload (MiB).")
                              ] = 50.0,
-    token: Annotated[Optional[str], typer.Option("--token", envvar="MER_TOKEN", help="POST endpoints need "
-                                                 "'Authorization: Bearer TOKEN' (or set MER_TOKEN).")] = None,
+    token: Annotated[Optional[str], typer.Option("--token", envvar="MER_TOKEN", help="Every endpoint but /health "
+                                                 "and the page needs 'Authorization: Bearer TOKEN' (or set "
+                                                 "MER_TOKEN); the page asks for it.")] = None,
+    insecure_no_token: Annotated[bool, typer.Option("--insecure-no-token", help="Serve a non-loopback --host "
+                                                    "without --token (a trusted network only).")] = False,
     timeout: Annotated[float, typer.Option("--timeout", min=0.001, help="Seconds one analysis may run (504 "
                                            "beyond).")] = 300.0,
     cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="Let pages from this origin "
                                                              "call the API (repeatable; default: none).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only, not every request.")] = False,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, envvar="MER_THREADS", help="CPU threads "
+                                                   "in all for analysis (BLAS, torch), split across the --workers "
+                                                   "(default: the cores this process may use).")] = None,
 ) -> None:
     """Serve the JSON API (/v1/..., docs at /docs) and the web page (/) until Ctrl-C.
 
     Uploads are analysed in --workers processes; a full queue answers 503, an upload over
-    --max-upload-mb 413, non-audio content 415. Binds to 127.0.0.1 unless --host says otherwise.
+    --max-upload-mb 413, non-audio content 415. Binds to 127.0.0.1 unless --host says otherwise;
+    another interface needs --token (or --insecure-no-token).
     """
-    from mer.apps.service import serve
+    from mer.apps.service import is_loopback, serve
 
     options = dict(library=db, model=model, workers=workers, queue_size=queue_size, max_upload_mb=max_upload_mb,
-                   token=token, timeout_s=timeout, cors_origins=cors_origin or ())
-    if host not in ("127.0.0.1", "localhost", "::1") and token is None:
-        term.err.print(f"warning: serving on {host} without --token: anyone who can reach it may upload",
+                   token=token, timeout_s=timeout, cors_origins=cors_origin or (), threads=threads)
+    if not is_loopback(host) and token is None and insecure_no_token:
+        term.err.print(f"warning: serving on {host} without --token: anyone who can reach it may read and upload",
                        highlight=False, soft_wrap=True)
     try:
-        serve(host=host, port=port, log_level="warning" if quiet else "info", **options)
+        serve(host=host, port=port, log_level="warning" if quiet else "info", insecure_no_token=insecure_no_token,
+              **options)
     except MerError as exc:
         raise fail(exc)

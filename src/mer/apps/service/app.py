@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -29,7 +29,7 @@ from mer import __version__
 from mer.apps.service.analysis import analyse_upload
 from mer.apps.service.library_routes import add_library_routes
 from mer.apps.service.pool import AnalysisPool, AnalysisTimeout, QueueFull, WorkerDied
-from mer.apps.service.security import require_token
+from mer.apps.service.security import AccessMiddleware, add_access_routes
 from mer.apps.service.uploads import (
     UploadRejected,
     receive_upload,
@@ -56,6 +56,7 @@ class ServiceConfig:
     temp_dir: Path | None
     analysis: Callable
     cors_origins: tuple[str, ...]
+    threads: int | None = None
 
 
 def error_body(status: int, message: str) -> dict:
@@ -122,7 +123,7 @@ def _add_analysis_routes(app: FastAPI) -> None:
                 "queue": {"running": pool.running, "waiting": pool.waiting,
                           "capacity": config.workers + config.queue_size}}
 
-    @app.post("/v1/analyze", tags=["analysis"], dependencies=[Depends(require_token)], openapi_extra=_UPLOAD_SCHEMA)
+    @app.post("/v1/analyze", tags=["analysis"], openapi_extra=_UPLOAD_SCHEMA)
     async def analyze(request: Request) -> JSONResponse:
         """Quadrant, probabilities, valence / arousal and the timeline of an uploaded audio file (field ``file``)."""
         state = request.app.state
@@ -166,7 +167,7 @@ class _Durations:
 
 
 def _checked_config(*, library, model, workers, max_upload_mb, token, queue_size, timeout_s, temp_dir,
-                    analysis, cors_origins) -> ServiceConfig:
+                    analysis, cors_origins, threads) -> ServiceConfig:
     if workers < 1:
         raise MerError(f"need at least 1 worker, got {workers}")
     if not max_upload_mb > 0 or not timeout_s > 0:
@@ -187,13 +188,14 @@ def _checked_config(*, library, model, workers, max_upload_mb, token, queue_size
                          2 * int(workers) if queue_size is None else int(queue_size),
                          int(max_upload_mb * 2**20), token, float(timeout_s),
                          None if temp_dir is None else Path(temp_dir), analysis or analyse_upload,
-                         tuple(cors_origins))
+                         tuple(cors_origins), threads)
 
 
 def create_app(*, library: str | PathLike | None = None, model: str | PathLike | None = None, workers: int = 1,
                max_upload_mb: float = 50, token: str | None = None, queue_size: int | None = None,
                timeout_s: float = DEFAULT_TIMEOUT_S, temp_dir: str | PathLike | None = None,
-               cors_origins: Sequence[str] = (), analysis: Callable | None = None) -> FastAPI:
+               cors_origins: Sequence[str] = (), analysis: Callable | None = None,
+               threads: int | None = None) -> FastAPI:
     """The ``mer serve`` application (API: ``/docs``, ``/openapi.json``; the page at ``/``).
 
     Parameters
@@ -207,7 +209,9 @@ def create_app(*, library: str | PathLike | None = None, model: str | PathLike |
     max_upload_mb : float
         Largest upload in MiB (413 beyond, before it is stored).
     token : str, optional
-        When given, POST endpoints need ``Authorization: Bearer TOKEN`` (401 otherwise).
+        When given, every endpoint but ``/health`` and the page's files needs it (401 otherwise):
+        the header ``Authorization: Bearer TOKEN``, or for GETs the page's session cookie
+        (:mod:`~mer.apps.service.security`).
     queue_size : int, optional
         Analyses that may wait for a worker (default ``2 * workers``); beyond, 503 with Retry-After.
     timeout_s : float
@@ -217,6 +221,8 @@ def create_app(*, library: str | PathLike | None = None, model: str | PathLike |
         each in a folder of its own, removed when the request ends.
     cors_origins : sequence of str
         Origins allowed to call the API from a browser page elsewhere (default none: CORS closed).
+    threads : int, optional
+        CPU threads in all for the analysis workers (split between them; default: every core).
     analysis : callable, optional
         ``fn(path, name, cache_dir) -> dict`` run in a worker (default
         :func:`~mer.apps.service.analysis.analyse_upload`); a seam for tests.
@@ -228,13 +234,13 @@ def create_app(*, library: str | PathLike | None = None, model: str | PathLike |
     """
     config = _checked_config(library=library, model=model, workers=workers, max_upload_mb=max_upload_mb,
                              token=token, queue_size=queue_size, timeout_s=timeout_s, temp_dir=temp_dir,
-                             analysis=analysis, cors_origins=cors_origins)
+                             analysis=analysis, cors_origins=cors_origins, threads=threads)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         remove_stale_uploads(config.temp_dir)  # left by a service killed with SIGKILL
         pool = AnalysisPool(workers=config.workers, queue_size=config.queue_size, model_path=config.model,
-                            timeout_s=config.timeout_s)
+                            timeout_s=config.timeout_s, threads=config.threads)
         try:
             app.state.model_name = await pool.start()
             app.state.pool = pool
@@ -242,7 +248,7 @@ def create_app(*, library: str | PathLike | None = None, model: str | PathLike |
         finally:
             pool.close()
 
-    app = FastAPI(title="mer", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="mer", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Music emotion recognition on Russell's circumplex: analysis of uploads, "
                               "a library of analysed tracks, mood playlists. Errors: "
                               '{"error": {"status": int, "message": str}}.')
@@ -253,8 +259,10 @@ def create_app(*, library: str | PathLike | None = None, model: str | PathLike |
 
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(AccessMiddleware, token=config.token)  # outermost: every answer gets the headers
     _add_error_handlers(app)
     _add_analysis_routes(app)
     add_library_routes(app)
+    add_access_routes(app)
     _add_page_routes(app)
     return app

@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from mer.apps.service.security import require_token
+from mer.apps.service.security import signed_path
 from mer.core.errors import MerError
 
 #: Most tracks one ``GET /v1/tracks`` returns.
@@ -128,11 +128,15 @@ def add_library_routes(app: FastAPI) -> None:
             found = [_track_or_none(lib, i) for i in wanted]
         return JSONResponse({"audio_features": [None if t is None else features_of(t) for t in found]})
 
-    @app.post("/v1/playlists", tags=["library"], dependencies=[Depends(require_token)],
+    @app.post("/v1/playlists", tags=["library"],
               responses={200: {"content": {"audio/x-mpegurl": {}}}})
     def playlists(request: Request, body: PlaylistRequest,
                   format: Literal["json", "m3u8"] = Query("json")) -> Response:
-        """A mood playlist from the library (``mer playlist``): JSON (``mer.playlist/1``) or M3U8."""
+        """A mood playlist from the library (``mer playlist``): JSON (``mer.playlist/1``) or M3U8.
+
+        With a token, the M3U8's links carry a signed ``access`` parameter (valid 7 days) so
+        that a player that cannot send the token can still fetch them.
+        """
         from mer.library.playlist import plan_playlist
 
         with _library(request) as lib:
@@ -140,7 +144,7 @@ def add_library_routes(app: FastAPI) -> None:
         playlist = plan_playlist(pool, start=str(body.start), end=str(body.to), length=body.length,
                                  max_step=body.max_step, easing=body.easing, per_artist=body.per_artist)
         if format == "m3u8":
-            base = str(request.base_url)
-            return Response(playlist.m3u8_text(lambda t: f"{base}v1/tracks/{t.id}/audio"),
+            base, token = str(request.base_url), request.app.state.config.token
+            return Response(playlist.m3u8_text(lambda t: base + signed_path(token, f"/v1/tracks/{t.id}/audio")[1:]),
                             media_type="audio/x-mpegurl")
         return JSONResponse(playlist.to_dict())

@@ -40,6 +40,21 @@ export function setToken(token) {
   }
 }
 
+let sessionFor = "";
+
+/**
+ * With a token, have the server set its session cookie (POST v1/session), once per token:
+ * the page's GETs that cannot send a header (the <audio> element) then get in.
+ * @returns {Promise<void> | null} null when there is nothing to do (no token, or done already)
+ */
+export function ensureSession() {
+  const token = getToken();
+  if (!token || token === sessionFor) return null;
+  return request("v1/session", { method: "POST", as: "text" }).then(() => {
+    sessionFor = token;
+  });
+}
+
 function authHeaders() {
   const token = getToken();
   return token ? { Authorization: `Bearer ${token}` } : {};
