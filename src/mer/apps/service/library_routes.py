@@ -61,6 +61,16 @@ class PlaylistRequest(BaseModel):
     per_artist: Optional[int] = Field(None, ge=1, description="At most this many tracks by one artist")
 
 
+def _near_mood(request: Request, filters: dict, mood: str, radius, limit: int, offset: int) -> dict:
+    """``/v1/tracks?mood=``: the filtered tracks nearest `mood`, each with its ``distance``."""
+    from mer.library.recommend import near_mood
+
+    with _library(request) as lib:
+        point, hits = near_mood(lib.tracks(**filters), mood, radius=radius)
+    return {"total": len(hits), "mood": point.to_dict(),
+            "tracks": [{**t.to_dict(), "distance": d} for t, d in hits[offset:offset + limit]]}
+
+
 def _track_routes(app: FastAPI) -> None:
     @app.get("/v1/tracks", tags=["library"])
     def tracks(request: Request, quadrant: Optional[str] = Query(None, description="Q1,Q2 or mood words"),
@@ -71,12 +81,18 @@ def _track_routes(app: FastAPI) -> None:
                path: Optional[str] = Query(None, description="Glob on the absolute path"),
                status: str = Query("ok", description="ok, failed, missing (comma-separated) or all"),
                order: str = Query("path", description="path, id, valence, arousal, tempo... ('-' first: descending)"),
-               limit: int = Query(100, ge=0, le=MAX_LIMIT), offset: int = Query(0, ge=0)) -> JSONResponse:
+               limit: int = Query(100, ge=0, le=MAX_LIMIT), offset: int = Query(0, ge=0),
+               mood: Optional[str] = Query(None, description="Nearest this mood first (a word of Warriner et al.'s "
+                                           "norms, a phrase or V,A); overrides order"),
+               radius: Optional[float] = Query(None, gt=0, description="With mood: only tracks this near")
+               ) -> JSONResponse:
         """The tracks matching every filter (those of ``mer ls``), ``limit`` of them from ``offset``."""
         from mer.library.db import text_filters
 
         filters = text_filters(quadrant=quadrant, valence=valence, arousal=arousal, tempo=tempo, flags=flag,
                                without_flags=no_flag, path_glob=path, status=status)
+        if mood is not None:
+            return JSONResponse(_near_mood(request, filters, mood, radius, limit, offset))
         with _library(request) as lib:
             total = lib.count(**filters)
             found = lib.tracks(**filters, order=order, limit=limit, offset=offset)
