@@ -1,10 +1,12 @@
 """Recommendation: mood words from Warriner et al.'s norms (mer.library.words), tracks nearest a mood
-(mer.library.recommend), ``mer ls --mood``, ``/v1/tracks?mood=`` and the playlists' word moods."""
+(mer.library.recommend), similar tracks (mer.library.similar): the Python API, `mer ls --mood`, `mer similar`,
+`/v1/tracks?mood=`, `/v1/tracks/{id}/similar` and the playlists' word moods."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
@@ -143,3 +145,230 @@ def test_tracks_api_mood_and_playlist_words(grid_db, norms_dir):
         assert pl.json()["end"]["source"] == "word"  # a quadrant word keeps its centre
         bad = c.post("/v1/playlists", json={"from": "furiouss", "to": "calm"})
         assert bad.status_code == 422 and "nearest known: furious" in bad.json()["error"]["message"]
+
+
+# --------------------------------------------------------------------------- similar tracks (a real library)
+
+#: Seconds of each real clip in the test library.
+CLIP_SECONDS = 12.0
+#: The Beach Boys (two clips), then one clip of another artist per quadrant.
+CLIPS = ("Q1/MT0000082187", "Q4/MT0012888230", "Q2/MT0000011975", "Q3/MT0000088320", "Q4/MT0000054705")
+#: A clip outside the library (a FILE query).
+OUTSIDE = "Q3/MT0000299291"
+#: Float32 storage: relative tolerance of stored values against float64 ones.
+F32 = 1e-6
+
+
+def _excerpt(src, dst, artist: str) -> None:
+    import mutagen
+    import soundfile as sf
+
+    y, sr = sf.read(str(src), dtype="float32", always_2d=True)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(dst), y[: int(CLIP_SECONDS * sr)], sr)
+    tags = mutagen.File(dst, easy=True)
+    tags["artist"], tags["title"] = artist, dst.stem
+    tags.save()
+
+
+@pytest.fixture(scope="module")
+def real_lib(tmp_path_factory, fourq_dir):
+    """(db, music folder, cache, a file outside the library): 5 real clips (two by one artist) and a byte copy."""
+    import shutil
+
+    from mer.library.scan import scan
+
+    with open(fourq_dir / "panda_dataset_taffc_metadata.csv", newline="", encoding="utf-8") as f:
+        artist = {r["Song"]: r["Artist"] for r in csv.DictReader(f)}
+    base = tmp_path_factory.mktemp("similar")
+    music = base / "music"
+    for rel in CLIPS:
+        _excerpt(fourq_dir / f"{rel}.mp3", music / f"{rel.split('/')[1]}.flac", artist[rel.split("/")[1]])
+    shutil.copy2(music / "MT0000082187.flac", music / "copy-of-82187.flac")
+    outside = base / "outside" / "MT0000299291.flac"
+    _excerpt(fourq_dir / f"{OUTSIDE}.mp3", outside, artist[OUTSIDE.split("/")[1]])
+    report = scan([music], db=base / "lib.db", cache_dir=base / "cache", progress=False)
+    assert (report.analysed, report.copied, report.failed) == (5, 1, 0)
+    return base / "lib.db", music, base / "cache", outside
+
+
+def _ids(lib, music) -> dict[str, int]:
+    return {os.path.basename(t.path): t.id for t in lib.tracks()}
+
+
+def _independent_cosine(X: np.ndarray, q: np.ndarray, weights: dict) -> np.ndarray:
+    """Distances as the docs define them, computed here without mer.workflows.similarity.VectorIndex."""
+    from mer.workflows.similarity import group_slices
+
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    std[std == 0] = 1
+    scale = np.zeros(X.shape[1])
+    for g, sl in group_slices().items():
+        scale[sl] = np.sqrt(weights.get(g, 0) / (sl.stop - sl.start))
+    Z, z = (X - mean) / std * scale, (q - mean) / std * scale
+    return 1 - Z @ z / np.linalg.norm(Z, axis=1) / np.linalg.norm(z)
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_scan_stores_vectors_and_similar_ranks_by_them(real_lib):
+    from mer.library.similar import similar_tracks
+    from mer.workflows.similarity import DEFAULT_WEIGHTS, VECTOR_SIZE, group_slices, pooled_embedding, unpack
+
+    db, music, cache, _ = real_lib
+    with open_library(db, readonly=True) as lib:
+        ids = _ids(lib, music)
+        all_ids, blobs = lib.vectors()
+        X = np.stack([unpack(b) for b in blobs]).astype(float)
+        assert X.shape == (6, VECTOR_SIZE) and np.isfinite(X).all()
+        vec = dict(zip(all_ids, X))
+        assert (vec[ids["copy-of-82187.flac"]] == vec[ids["MT0000082187.flac"]]).all()  # the copy's result, copied
+        t = lib.track(ids["MT0000054705.flac"])
+        emb = pooled_embedding(t.path, cache_dir=cache)
+        np.testing.assert_allclose(vec[t.id][:emb.size], emb, rtol=F32, atol=1e-7)
+        sl = group_slices()
+        np.testing.assert_allclose([vec[t.id][sl[g]][0] for g in ("valence", "arousal", "tempo", "loudness")],
+                                   [t.valence, t.arousal, t.tempo_bpm, t.loudness_db], rtol=F32)
+
+        res = similar_tracks(lib, ids["MT0000082187.flac"], n=10)
+        got = [h.id for h, _ in res.hits]
+        assert ids["MT0000082187.flac"] not in got and ids["copy-of-82187.flac"] not in got  # never its own bytes
+        assert sorted(got) == sorted(ids[f"{r.split('/')[1]}.flac"] for r in CLIPS[1:])
+        want = _independent_cosine(X, vec[ids["MT0000082187.flac"]], DEFAULT_WEIGHTS)
+        np.testing.assert_allclose([d for _, d in res.hits], [want[all_ids.index(i)] for i in got], atol=1e-5)
+        assert [d for _, d in res.hits] == sorted(d for _, d in res.hits)
+        # a FILE with a track's bytes is that track; a file outside the library is analysed now
+        res = similar_tracks(lib, str(music / "copy-of-82187.flac"), n=10)
+        assert res.query.id == ids["copy-of-82187.flac"] and ids["MT0000082187.flac"] not in [h.id for h, _ in res.hits]
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_similar_constraints_and_a_file_outside_the_library(real_lib, norms_dir):
+    from mer.library.similar import similar_tracks
+    from mer.library.words import word_point
+
+    db, music, cache, outside = real_lib
+    with open_library(db, readonly=True) as lib:
+        ids = _ids(lib, music)
+        q = lib.track(ids["MT0000082187.flac"])
+        same = similar_tracks(lib, q.id, artist="same")
+        assert [h.id for h, _ in same.hits] == [ids["MT0012888230.flac"]]
+        other = similar_tracks(lib, q.id, artist="other")
+        assert ids["MT0012888230.flac"] not in [h.id for h, _ in other.hits] and len(other.hits) == 3
+        quad = similar_tracks(lib, ids["MT0000054705.flac"], same_quadrant=True)
+        assert quad.hits and all(h.quadrant == lib.track(ids["MT0000054705.flac"]).quadrant for h, _ in quad.hits)
+        near = similar_tracks(lib, q.id, radius=0.5)
+        assert all(np.hypot(h.valence - q.valence, h.arousal - q.arousal) <= 0.5 for h, _ in near.hits)
+        towards = similar_tracks(lib, q.id, towards="furious", radius=0.6)
+        v, a = word_point("furious")
+        assert all(np.hypot(h.valence - v, h.arousal - a) <= 0.6 for h, _ in towards.hits)
+        assert [h.id for h, _ in towards.hits] != [h.id for h, _ in similar_tracks(lib, q.id, radius=0.6).hits] or \
+            not towards.hits
+        res = similar_tracks(lib, str(outside), n=3, cache_dir=cache)
+        assert res.query is None and len(res.hits) == 3 and res.path == str(outside)
+        for spec, msg in ((999, "no track with id 999"), ("/no/such.flac", "no such file"),
+                          (q.id, "need n >= 1")):
+            with pytest.raises(MerError, match=msg):
+                similar_tracks(lib, spec, n=0 if msg.startswith("need") else 5)
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_a_track_without_a_vector_gets_one_on_the_next_scan(real_lib, tmp_path):
+    import shutil
+
+    from mer.library.scan import scan
+    from mer.library.similar import similar_tracks
+
+    db, music, cache, _ = real_lib
+    copy = tmp_path / "old.db"
+    with open_library(db, readonly=True) as lib:
+        lib.conn.execute(f"VACUUM INTO '{copy}'")
+        ids = _ids(lib, music)
+    tid = ids["MT0000011975.flac"]
+    with open_library(copy) as lib:
+        before = lib.conn.execute("SELECT vector FROM tracks WHERE id = ?", [tid]).fetchone()[0]
+        lib.conn.execute("UPDATE tracks SET vector = NULL WHERE id = ?", [tid])  # as after the schema 2 migration
+        with pytest.raises(MerError, match=f"track {tid} has no similarity vector.*run mer scan"):
+            similar_tracks(lib, tid)
+        assert similar_tracks(lib, ids["MT0000082187.flac"]).settings["without_vector"] == 1
+    report = scan([music], db=copy, cache_dir=cache, progress=False)
+    assert report.analysed == 1 and report.skipped == 5
+    with open_library(copy, readonly=True) as lib:
+        after = lib.conn.execute("SELECT vector FROM tracks WHERE id = ?", [tid]).fetchone()[0]
+    np.testing.assert_allclose(np.frombuffer(after, "<f4"), np.frombuffer(before, "<f4"), rtol=F32)
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_version_1_library_migrates_and_says_what_it_needs(tmp_path):
+    import sqlite3
+
+    from mer.library import db as libdb
+    from mer.library.similar import similar_tracks
+
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    libdb.migrate(conn, target=1)
+    conn.execute("INSERT INTO tracks (path, size, mtime_ns, status, valence, arousal, content_hash) "
+                 "VALUES ('/m/a.mp3', 1, 1, 'ok', 0.1, 0.2, 'h')")
+    conn.close()
+    with open_library(path) as lib:
+        assert lib.schema_version == 2 and "vector" in {r[1] for r in lib.conn.execute("PRAGMA table_info(tracks)")}
+        assert lib.known_files()["/m/a.mp3"]["no_vector"] == 1  # the next scan analyses it again
+        with pytest.raises(MerError, match="scanned before mer stored them\\): run mer scan on its folders again"):
+            similar_tracks(lib, 1)
+    with open_library(tmp_path / "empty.db") as lib:
+        with pytest.raises(MerError, match="no analysed track"):
+            similar_tracks(lib, 1)
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_similar_cli_formats_and_errors(real_lib, tmp_path):
+    from mer.apps.cli import app
+
+    db, music, _, _ = real_lib
+    runner = CliRunner()
+    with open_library(db, readonly=True) as lib:
+        ids = _ids(lib, music)
+    q = str(ids["MT0000082187.flac"])
+    r = runner.invoke(app, ["similar", q, "--db", str(db), "-n", "2", "-f", "json", "--other-artists"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["schema"] == "mer.similar/1" and len(d["tracks"]) == 2 and d["settings"]["artist"] == "other"
+    assert {"id", "path", "distance"} <= set(d["tracks"][0])
+    r = runner.invoke(app, ["similar", str(music / "copy-of-82187.flac"), "--db", str(db), "-f", "csv"])
+    rows = list(csv.DictReader(r.output.splitlines()))
+    assert r.exit_code == 0 and len(rows) == 4 and str(ids["MT0000082187.flac"]) not in [x["id"] for x in rows]
+    r = runner.invoke(app, ["similar", q, "--db", str(db), "--same-artist"])
+    assert r.exit_code == 0 and "MT0012888230" in r.output and "distance" in r.output
+    open_library(tmp_path / "empty.db").close()
+    for args, msg in (([q, "--db", str(db), "-f", "xml"], "unknown format 'xml'"),
+                      (["999", "--db", str(db)], "no track with id 999"),
+                      ([q, "--db", str(tmp_path / "empty.db")], "no analysed track")):
+        r = runner.invoke(app, ["similar", *args])
+        assert r.exit_code == 1 and msg in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_similar_api(real_lib, norms_dir):
+    from fastapi.testclient import TestClient
+
+    from mer.apps.service.app import create_app
+
+    db, music, _, _ = real_lib
+    with open_library(db, readonly=True) as lib:
+        ids = _ids(lib, music)
+    q = ids["MT0000082187.flac"]
+    with TestClient(create_app(library=db)) as c:
+        r = c.get(f"/v1/tracks/{q}/similar?n=3&artist=other")
+        assert r.status_code == 200 and r.json()["schema"] == "mer.similar/1" and len(r.json()["tracks"]) == 3
+        assert r.json()["query"]["id"] == q and ids["MT0012888230.flac"] not in [t["id"] for t in r.json()["tracks"]]
+        r = c.get(f"/v1/tracks/{q}/similar?towards=furious&radius=0.9")
+        assert r.status_code == 200 and r.json()["settings"]["towards"] == "furious"
+        for url, status in (("/v1/tracks/999/similar", 404), (f"/v1/tracks/{q}/similar?artist=nobody", 422),
+                            (f"/v1/tracks/{q}/similar?radius=-1", 422), (f"/v1/tracks/{q}/similar?towards=xqzzy", 422)):
+            bad = c.get(url)
+            assert bad.status_code == status and bad.json()["error"]["status"] == status, url

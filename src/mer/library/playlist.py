@@ -27,7 +27,8 @@ How a playlist is planned (:func:`plan_playlist`):
    arousal, ``opening`` / ``closing`` those of the first / last 30 s (the whole track's
    when the timeline summary is missing). The join term is what makes the playlist
    timeline-aware: the end of one track close to the start of the next. A track is never
-   used twice, at most `per_artist` tracks share an artist (tracks without an artist are
+   used twice, nor two tracks with the same bytes (``content_hash``: the lowest id of them
+   is the candidate), at most `per_artist` tracks share an artist (tracks without an artist are
    not capped), and a *step* (the distance between consecutive tracks' whole-track
    valence / arousal) is at most `max_step` whenever some candidate allows it. Among
    those, candidates come first from which another step within `max_step` remains
@@ -234,8 +235,13 @@ class _Pool:
 
     @classmethod
     def of(cls, tracks: Iterable[Track], exclude: int | None) -> _Pool:
-        usable = [t for t in tracks if _usable(t) and (exclude is None or t.id != exclude)]
-        usable.sort(key=lambda t: (t.id, t.path))  # ties go to the lower id, whatever the input order
+        tracks = sorted(tracks, key=lambda t: (t.id, t.path))  # ties go to the lower id, whatever the input order
+        seen = {t.content_hash for t in tracks if t.id == exclude and t.content_hash}
+        usable = []
+        for t in tracks:  # one track per content: never the same bytes twice, nor the start's
+            if _usable(t) and t.id != exclude and (t.content_hash is None or t.content_hash not in seen):
+                usable.append(t)
+                seen.add(t.content_hash)
         va = np.array([[t.valence, t.arousal] for t in usable], dtype=float).reshape(-1, 2)
         opening = np.array([_va(t.opening, t) for t in usable], dtype=float).reshape(-1, 2)
         closing = np.array([_va(t.closing, t) for t in usable], dtype=float).reshape(-1, 2)

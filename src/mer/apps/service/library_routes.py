@@ -124,9 +124,30 @@ def _track_routes(app: FastAPI) -> None:
         return FileResponse(t.path)
 
 
+def _similar_routes(app: FastAPI) -> None:
+    @app.get("/v1/tracks/{track_id}/similar", tags=["library"])
+    def similar(request: Request, track_id: int, n: int = Query(10, ge=1, le=1000, description="Tracks wanted"),
+                artist: Optional[Literal["same", "other"]] = Query(None, description="Only the track's artist, or "
+                                                                   "only others"),
+                same_quadrant: bool = Query(False, description="Only tracks in the track's quadrant"),
+                radius: Optional[float] = Query(None, gt=0, description="Only tracks this near on the valence / "
+                                                "arousal plane"),
+                towards: Optional[str] = Query(None, description="A mood: tracks like this one in that mood")
+                ) -> JSONResponse:
+        """The library's tracks most like this one (``mer similar``; schema ``mer.similar/1``)."""
+        from mer.library.similar import similar_tracks
+
+        with _library(request) as lib:
+            _track(lib, track_id)
+            result = similar_tracks(lib, track_id, n=n, artist=artist, same_quadrant=same_quadrant, radius=radius,
+                                    towards=towards)
+        return JSONResponse(result.to_dict())
+
+
 def add_library_routes(app: FastAPI) -> None:
     """Register the library routes on `app` (its ``state.config.library`` is the database)."""
     _track_routes(app)
+    _similar_routes(app)
 
     @app.get("/v1/audio-features", tags=["library"])
     def audio_features(request: Request, ids: str = Query(..., description="Track ids, comma-separated (at most "
