@@ -372,3 +372,81 @@ def test_similar_api(real_lib, norms_dir):
                             (f"/v1/tracks/{q}/similar?radius=-1", 422), (f"/v1/tracks/{q}/similar?towards=xqzzy", 422)):
             bad = c.get(url)
             assert bad.status_code == status and bad.json()["error"]["status"] == status, url
+
+
+# --------------------------------------------------------------------------- Navidrome smart playlists
+
+#: Operators and top-level keys of Navidrome's smart playlist format (navidrome.org, "Smart Playlists").
+NSP_OPERATORS = {"is", "isNot", "gt", "lt", "contains", "notContains", "startsWith", "endsWith", "inTheRange",
+                 "before", "after", "inTheLast", "notInTheLast", "inPlaylist", "notInPlaylist", "isMissing",
+                 "isPresent"}
+NSP_KEYS = {"name", "comment", "all", "any", "sort", "order", "limit", "limitPercent", "public", "refreshDelay"}
+
+
+def _check_nsp(d: dict) -> None:
+    """The documented structure: known keys, a rule list under all/any, each rule {operator: {field: value}}."""
+    assert set(d) <= NSP_KEYS and isinstance(d["name"], str) and ("all" in d) != ("any" in d)
+    for rule in d.get("all", d.get("any")):
+        (op, cond), = rule.items()
+        assert op in NSP_OPERATORS and isinstance(cond, dict) and len(cond) == 1
+        (field, value), = cond.items()
+        assert field == field.lower()  # Navidrome's field names: lower case
+        if op == "inTheRange":
+            assert len(value) == 2 and value[0] <= value[1] and all(isinstance(x, float) for x in value)
+
+
+@pytest.mark.real_data
+def test_smart_playlists_parse_as_documented_and_match_the_tags_mer_writes(tmp_path, norms_dir):
+    from mer.apps.cli import app
+    from mer.library.navidrome import NAVIDROME_CONFIG, mood_playlist
+    from mer.library.tags import MOOD_TAGS, wanted_fields
+    from mer.library.words import word_point
+
+    r = CliRunner().invoke(app, ["smart-playlist", "furious", "dark calm", "0.5,-0.5", "--quadrants", "-o",
+                                 str(tmp_path / "nsp"), "--radius", "0.2", "--limit", "50"])
+    assert r.exit_code == 0, r.output
+    files = sorted((tmp_path / "nsp").glob("*.nsp"))
+    assert len(files) == 7
+    docs = {f.name: json.loads(f.read_text(encoding="utf-8")) for f in files}
+    for name, d in docs.items():
+        _check_nsp(d)
+        assert d["limit"] == 50 and (tmp_path / "nsp" / name).read_text().endswith("}\n")
+    moods = {d["all"][0]["is"]["mood"] for d in docs.values() if "is" in d["all"][0]}
+    assert moods == set(MOOD_TAGS.values())
+    v, a = word_point("furious")
+    furious = docs["mer-furious.nsp"]["all"]
+    assert furious[0]["inTheRange"]["mer_valence"] == pytest.approx([v - 0.2, v + 0.2], abs=1e-4)
+    assert furious[1]["inTheRange"]["mer_arousal"] == pytest.approx([a - 0.2, a + 0.2], abs=1e-4)
+    # a track tagged by mer tag falls in the range it should: the tag values are what the rules compare
+    t = Track(id=1, path="/x.flac", quadrant="Q2", valence=v + 0.1, arousal=a - 0.1, model="m")
+    fields = wanted_fields(t)
+    lo, hi = furious[0]["inTheRange"]["mer_valence"]
+    assert lo <= float(fields["MER_VALENCE"]) <= hi and fields["MOOD"] == MOOD_TAGS["Q2"]
+    # the configuration names the tags mer writes, in each tag format, as floats
+    for tag in ("MER_VALENCE", "MER_AROUSAL"):
+        assert f'"{tag}", "TXXX:{tag}", "----:com.apple.iTunes:{tag}"' in NAVIDROME_CONFIG
+    assert NAVIDROME_CONFIG.count('Type = "float"') == 2
+    r = CliRunner().invoke(app, ["smart-playlist", "--navidrome-config"])
+    assert r.exit_code == 0 and r.output == NAVIDROME_CONFIG
+    for args, msg in ((["xqzzy"], "unknown mood 'xqzzy'"), ([], "name at least one mood"),
+                      (["calm", "--sort", "loudest"], "unknown sort 'loudest'")):
+        r = CliRunner().invoke(app, ["smart-playlist", *args, "-o", str(tmp_path / "bad")])
+        assert r.exit_code == 1 and msg in r.output and len(r.output.strip().splitlines()) == 1
+    with pytest.raises(MerError, match="radius must be > 0"):
+        mood_playlist("calm", radius=0)
+
+
+def test_m3u8_ends_with_a_newline_and_lists_each_content_once(tmp_path):
+    from mer.library.playlist import plan_playlist
+
+    tracks = [Track(id=i + 1, path=f"/m/t{i}.mp3", valence=-0.8 + 0.2 * i, arousal=0.0, content_hash=f"h{i}",
+                    duration_s=60.0) for i in range(9)]
+    tracks.append(Track(id=10, path="/m/copy-of-t4.mp3", valence=0.0, arousal=0.0, content_hash="h4",
+                        duration_s=60.0))  # the same bytes as track 5, at the same point
+    pl = plan_playlist(tracks, start="-0.8,0", end="0.8,0", length=9)
+    assert len({t.content_hash for t in pl.tracks}) == len(pl.tracks) == 9 and 10 not in [t.id for t in pl.tracks]
+    pl.to_m3u8(tmp_path / "p.m3u8")
+    text = (tmp_path / "p.m3u8").read_text(encoding="utf-8")
+    assert text.endswith("\n") and not text.endswith("\n\n") and text.count("#EXTINF") == 9
+    start = plan_playlist(tracks, start="5", end="0.8,0", length=3)  # from track 5: its copy is left out too
+    assert not {5, 10} & {t.id for t in start.tracks}

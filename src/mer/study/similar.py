@@ -1,7 +1,7 @@
 r"""How good are ``mer similar``'s neighbours? Weights chosen on some artists, scored on others.
 
     python -m mer.study.similar [--data ../shared/data/4q-dev] [--emopia ../shared/data/emopia-midi]
-                                [--k 10] [--lockbox 0.4] [--seed 0] [--json FILE]
+                                [--k 10] [--lockbox 0.4] [--seed 0] [--json FILE] [--cached-only]
 
 For each clip of 4q-dev, its `k` nearest neighbours among the clips of **other artists**
 (:class:`mer.workflows.similarity.VectorIndex`, the vector a scan stores:
@@ -70,6 +70,18 @@ def clip_vectors(dataset, *, cache_dir=None, jobs: int = 1, progress: bool = Fal
     X = assemble(inputs.X[:, pooled_columns(inputs.names)], [p.valence for p in preds], [p.arousal for p in preds],
                  inputs.X[:, inputs.names.index(TEMPO_COLUMN)], rms)
     return X, inputs.ok
+
+
+def cached_only(dataset, *, cache_dir=None):
+    """The dataset's clips whose every input block is already in the feature cache (nothing computed)."""
+    from dataclasses import replace
+
+    from mer.core.cache import FeatureCache
+    from mer.features.blocks import DEFAULT_BLOCKS
+
+    caches = [FeatureCache(cache_dir, config) for _, config in DEFAULT_BLOCKS]
+    keep = [c for c in dataset.clips if all(cache.key_for_file(c.path) in cache for cache in caches)]
+    return replace(dataset, clips=keep)
 
 
 def _names(name, config):
@@ -150,12 +162,14 @@ def choose_and_report(X, labels, groups, targets, *, k: int = 10, lockbox: float
             "search": search, "lockbox": report, "all_clips": everything}
 
 
-def fourq_study(root, *, cache_dir=None, k: int = 10, lockbox: float = 0.4, seed: int = 0, jobs: int = 1) -> dict:
-    """:func:`choose_and_report` on 4q-dev (groups: artists; targets: tag-derived)."""
+def fourq_study(root, *, cache_dir=None, k: int = 10, lockbox: float = 0.4, seed: int = 0, jobs: int = 1,
+                cached: bool = False) -> dict:
+    """:func:`choose_and_report` on 4q-dev (groups: artists; targets: tag-derived); `cached`: cached clips only."""
     from mer.data.datasets import load_4q
     from mer.data.targets import find_norms, mood_targets
 
     ds = load_4q(root)
+    ds = cached_only(ds, cache_dir=cache_dir) if cached else ds
     X, ok = clip_vectors(ds, cache_dir=cache_dir, jobs=jobs)
     clips = [c for c, good in zip(ds.clips, ok) if good]
     tg = mood_targets(Path(root) / "panda_dataset_taffc_metadata.csv", find_norms(root))
@@ -166,11 +180,12 @@ def fourq_study(root, *, cache_dir=None, k: int = 10, lockbox: float = 0.4, seed
                              targets, k=k, lockbox=lockbox, seed=seed)
 
 
-def emopia_study(root, chosen: dict, *, cache_dir=None, k: int = 10, jobs: int = 1) -> dict:
+def emopia_study(root, chosen: dict, *, cache_dir=None, k: int = 10, jobs: int = 1, cached: bool = False) -> dict:
     """The chosen configuration and the baselines on rendered EMOPIA (groups: songs; no targets)."""
     from mer.data.emopia import load_emopia
 
     ds = load_emopia(root, cache_dir=cache_dir, jobs=jobs, progress=False)
+    ds = cached_only(ds, cache_dir=cache_dir) if cached else ds
     X, ok = clip_vectors(ds, cache_dir=cache_dir, jobs=jobs)
     clips = [c for c, good in zip(ds.clips, ok) if good]
     config = ("chosen: " + chosen["label"], chosen["weights"], chosen["metric"])
@@ -198,8 +213,10 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--cached-only", action="store_true", help="only clips whose inputs are all in the cache")
     args = parser.parse_args(argv)
-    result = {"fourq": fourq_study(args.data, k=args.k, lockbox=args.lockbox, seed=args.seed, jobs=args.jobs)}
+    result = {"fourq": fourq_study(args.data, k=args.k, lockbox=args.lockbox, seed=args.seed, jobs=args.jobs,
+                                   cached=args.cached_only)}
     fq = result["fourq"]
     print(f"chosen on {fq['choice_clips']} clips of {fq['choice_artists']} artists: {fq['chosen']['label']}")
     print(f"\nlockbox: {fq['lockbox_clips']} clips of {fq['lockbox_artists']} artists, k={args.k}")
@@ -207,7 +224,7 @@ def main(argv=None) -> None:
     print(f"\nall {fq['choice_clips'] + fq['lockbox_clips']} clips (the chosen row is in-sample for the choice)")
     print("\n".join(table(fq["all_clips"])))
     if args.emopia:
-        result["emopia"] = emopia_study(args.emopia, fq["chosen"], k=args.k, jobs=args.jobs)
+        result["emopia"] = emopia_study(args.emopia, fq["chosen"], k=args.k, jobs=args.jobs, cached=args.cached_only)
         print(f"\nEMOPIA (rendered): {result['emopia']['clips']} clips of {result['emopia']['songs']} songs")
         print("\n".join(table(result["emopia"])))
     if args.json:

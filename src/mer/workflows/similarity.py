@@ -142,25 +142,28 @@ class VectorIndex:
         unknown = set(weights) - {g for g, _ in GROUPS}
         if unknown:
             raise MerError(f"unknown vector group {sorted(unknown)[0]}")
-        X = np.asarray(X, dtype=np.float64).reshape(-1, VECTOR_SIZE)
-        with np.errstate(all="ignore"):
-            self.mean = np.where(np.isnan(X).all(axis=0), 0.0, np.nanmean(X, axis=0)) if len(X) else np.zeros(
-                VECTOR_SIZE)
-            std = np.nanstd(X, axis=0) if len(X) else np.ones(VECTOR_SIZE)
-        self.std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
         self.scale = np.zeros(VECTOR_SIZE)
         for name, sl in group_slices().items():
             self.scale[sl] = np.sqrt(max(0.0, float(weights.get(name, 0.0))) / (sl.stop - sl.start))
         self.metric = metric
-        self.columns = np.flatnonzero(self.scale > 0)  # columns of weight 0 are left out of the search
-        self.Z = self.transform(X)
+        self.columns = c = np.flatnonzero(self.scale > 0)  # columns of weight 0 are left out of the search
+        Xc = np.asarray(X).reshape(-1, VECTOR_SIZE)[:, c].astype(np.float64)
+        self.mean, self.std = np.zeros(VECTOR_SIZE), np.ones(VECTOR_SIZE)
+        if len(Xc):
+            with np.errstate(all="ignore"):
+                self.mean[c] = np.where(np.isnan(Xc).all(axis=0), 0.0, np.nanmean(Xc, axis=0))
+                std = np.nanstd(Xc, axis=0)
+            self.std[c] = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+        self.Z = self._scaled(Xc)
         self.sq = np.einsum("ij,ij->i", self.Z, self.Z)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Standardised, weighted (and for cosine, unit-length) rows, float32, of the weighted columns only."""
+        return self._scaled(np.atleast_2d(np.asarray(X, dtype=np.float64))[:, self.columns])
+
+    def _scaled(self, Xc: np.ndarray) -> np.ndarray:
         c = self.columns
-        Z = (np.atleast_2d(np.asarray(X, dtype=np.float64))[:, c] - self.mean[c]) / self.std[c]
-        Z = np.nan_to_num(Z, nan=0.0) * self.scale[c]
+        Z = np.nan_to_num((Xc - self.mean[c]) / self.std[c], nan=0.0) * self.scale[c]
         if self.metric == "cosine":
             norms = np.linalg.norm(Z, axis=1, keepdims=True)
             Z = Z / np.where(norms > 0, norms, 1.0)

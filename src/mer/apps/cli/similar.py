@@ -70,3 +70,40 @@ def similar_command(
     if result.settings["without_vector"]:
         term.err.print(f"note: {result.settings['without_vector']} track(s) have no similarity vector and were "
                        "left out (analysed before mer stored them): run mer scan again", highlight=False)
+
+
+@app.command("smart-playlist")
+def smart_playlist_command(
+    moods: Annotated[Optional[list[str]], typer.Argument(help="Moods: words (any of Warriner et al.'s norms), "
+                                                         "phrases or V,A; one playlist each.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder of the .nsp files (Navidrome's music folder or "
+                                      "PlaylistsPath).")] = Path("."),
+    quadrants: Annotated[bool, typer.Option("--quadrants", help="Also one playlist per quadrant, by the mood tag "
+                                            "(Happy, Tense, Sad, Calm).")] = False,
+    radius: Annotated[float, typer.Option("--radius", help="Half-side of the valence / arousal square kept.")] = 0.25,
+    sort: Annotated[str, typer.Option("--sort", help="random, mer_arousal or -mer_arousal.")] = "random",
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="At most N tracks per playlist.")] = None,
+    config: Annotated[bool, typer.Option("--navidrome-config", help="Print the navidrome.toml lines the mood "
+                                         "playlists need, and exit.")] = False,
+) -> None:
+    """Navidrome smart playlists (.nsp) over the tags mer tag writes: MOOD, MER_VALENCE, MER_AROUSAL.
+
+    Navidrome evaluates them itself, as its library changes. The valence / arousal playlists
+    need MER_VALENCE and MER_AROUSAL declared as float custom tags (--navidrome-config prints
+    the lines) and a full scan; the quadrant playlists need nothing.
+    """
+    from mer.library.navidrome import NAVIDROME_CONFIG, mood_playlist, quadrant_playlist, write_nsp
+
+    if config:
+        print(NAVIDROME_CONFIG, end="")
+        return
+    try:
+        playlists = [quadrant_playlist(q, limit=limit) for q in ("Q1", "Q2", "Q3", "Q4") if quadrants]
+        playlists += [mood_playlist(m, radius=radius, sort=sort, limit=limit) for m in moods or []]
+        if not playlists:
+            raise MerError("name at least one mood, or --quadrants")
+        written = write_nsp(playlists, out)
+    except (MerError, OSError) as exc:
+        raise fail(exc)
+    for p in written:
+        term.err.print(f"wrote {p}", highlight=False)
