@@ -450,3 +450,30 @@ def test_m3u8_ends_with_a_newline_and_lists_each_content_once(tmp_path):
     assert text.endswith("\n") and not text.endswith("\n\n") and text.count("#EXTINF") == 9
     start = plan_playlist(tracks, start="5", end="0.8,0", length=3)  # from track 5: its copy is left out too
     assert not {5, 10} & {t.id for t in start.tracks}
+
+
+# --------------------------------------------------------------------------- the quality study's scoring
+
+
+def test_neighbour_scores_and_the_lockbox_split_on_synthetic_vectors():
+    from mer.study.similar import choose_and_report, neighbours, random_scores, scores
+    from mer.workflows.similarity import VECTOR_SIZE, group_slices
+
+    rng = np.random.default_rng(0)
+    n, groups = 160, np.repeat(np.arange(40), 4)  # 40 "artists" of 4 clips
+    labels = np.array(["Q1", "Q2", "Q3", "Q4"])[rng.integers(0, 4, n)]
+    X = rng.standard_normal((n, VECTOR_SIZE)).astype(np.float32)
+    sl = group_slices()
+    X[:, sl["musicnn_msd:tags"]] += 3 * (labels[:, None] == np.array(["Q1", "Q2", "Q3", "Q4"]))[:, :1]  # Q1 apart
+    targets = rng.uniform(-1, 1, (n, 2))
+    nn = neighbours(X, groups, 10, {"musicnn_msd:tags": 1.0}, "cosine")
+    assert nn.shape == (n, 10) and all((groups[nn[i]] != groups[i]).all() for i in range(n))  # other artists only
+    s = scores(nn, labels, targets)
+    same = np.mean([(labels[nn[i]] == labels[i]).mean() for i in range(n)])
+    dist = np.mean([np.linalg.norm(targets[nn[i]] - targets[i], axis=1).mean() for i in range(n)])
+    assert s["same_quadrant"] == pytest.approx(same) and s["va_distance"] == pytest.approx(dist)
+    r = random_scores(labels, groups, targets)
+    assert 0.15 < r["same_quadrant"] < 0.35 and s["same_quadrant"] > r["same_quadrant"] + 0.1
+    out = choose_and_report(X, labels, groups, targets, k=5, lockbox=0.4, seed=1)
+    assert out["lockbox_artists"] == 16 and out["choice_clips"] + out["lockbox_clips"] == n
+    assert out["chosen"]["label"] in out["search"] and "random" in out["lockbox"]

@@ -467,6 +467,12 @@ class Library:
         rows = self._query("SELECT * FROM tracks WHERE path = ?", [os.path.abspath(path)])
         return row_to_track(rows[0]) if rows else None
 
+    def track_with_hash(self, digest: str) -> Track | None:
+        """The analysed (``ok``) track with these bytes (the lowest id), or None."""
+        rows = self._query("SELECT * FROM tracks WHERE content_hash = ? AND status = 'ok' ORDER BY id LIMIT 1",
+                           [digest])
+        return row_to_track(rows[0]) if rows else None
+
     def timeline(self, track_id: int) -> dict:
         """The whole ``mer.timeline/1`` dictionary of a track; MerError when the track has none."""
         self.track(track_id)  # names a missing id first
@@ -508,6 +514,11 @@ class Library:
         rows = self._query("SELECT id, path, size, mtime_ns, content_hash, status, model, error, "
                            "(status = 'ok' AND vector IS NULL) AS no_vector FROM tracks")
         return {r["path"]: r for r in rows}
+
+    def similarity_rows(self) -> list[sqlite3.Row]:
+        """``(id, content_hash, artist, quadrant, vector)`` of the ``ok`` tracks, by id (``vector`` None: none)."""
+        return self._query("SELECT id, content_hash, artist, quadrant, vector FROM tracks WHERE status = 'ok' "
+                           "ORDER BY id")
 
     def vectors(self) -> tuple[list[int], list[bytes | None]]:
         """Ids and stored similarity vectors (float32 bytes; None: none stored) of the ``ok`` tracks, by id."""

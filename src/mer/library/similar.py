@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from mer.core.errors import MerError
-from mer.workflows.similarity import DEFAULT_METRIC, DEFAULT_WEIGHTS, VectorIndex, group_slices, unpack
+from mer.workflows.similarity import (
+    DEFAULT_METRIC,
+    DEFAULT_WEIGHTS,
+    VECTOR_SIZE,
+    VectorIndex,
+    group_slices,
+    unpack,
+)
 
 # --------------------------------------------------------------------------- over a library
 
@@ -80,7 +87,7 @@ def _query(lib, spec, *, model, cache_dir):
         track = lib.track_at(path)
         digest = content_hash(path)
         if track is None or track.content_hash != digest:
-            track = next((t for t in lib.tracks() if t.content_hash == digest), None)
+            track = lib.track_with_hash(digest)
         if track is None:
             return None, str(path), *_analysed(path, digest, model=model, cache_dir=cache_dir)
     if track.status != "ok":
@@ -101,33 +108,102 @@ def _analysed(path: Path, digest: str, *, model, cache_dir):
     return unpack(result["vector"]), digest, result["quadrant"], (result["valence"], result["arousal"])
 
 
-def _allowed(tracks, va, *, query, digest, quadrant, qva, artist, same_quadrant, radius) -> np.ndarray:
-    keep = np.ones(len(tracks), dtype=bool)
-    q_artist = (getattr(query, "artist", None) or "").strip().casefold()
-    for i, t in enumerate(tracks):
-        t_artist = (t.artist or "").strip().casefold()
-        keep[i] = not (t.content_hash == digest or (query is not None and t.id == query.id)
-                       or (artist == "same" and (not q_artist or t_artist != q_artist))
-                       or (artist == "other" and q_artist and t_artist == q_artist)
-                       or (same_quadrant and t.quadrant != quadrant))
+class _Coded:
+    """A column of strings as integer codes (fast comparisons over 100,000 tracks); None and '' share code 0."""
+
+    def __init__(self, values):
+        self.index: dict = {None: 0, "": 0}
+        self.codes = np.array([self.index.setdefault(v, len(self.index) - 1) for v in values], dtype=np.int64)
+
+    def code(self, value) -> int:
+        return self.index.get(value, -1)
+
+
+@dataclass
+class _Candidates:
+    """The library's tracks with a vector: ids, content hashes, artists (case-folded) and quadrants (coded), vectors."""
+
+    ids: np.ndarray
+    hashes: list
+    hash_codes: _Coded
+    artists: _Coded
+    quadrants: _Coded
+    X: np.ndarray
+    without_vector: int
+
+    @classmethod
+    def of(cls, rows) -> _Candidates:
+        have = [r for r in rows if r["vector"] is not None]
+        X = np.frombuffer(b"".join(r["vector"] for r in have), dtype="<f4")
+        if have and X.size != len(have) * VECTOR_SIZE:
+            unpack(have[0]["vector"])  # names the layout it cannot read
+        hashes = [r["content_hash"] for r in have]
+        return cls(np.array([r["id"] for r in have], dtype=np.int64), hashes, _Coded(hashes),
+                   _Coded(_artist_key(r["artist"]) for r in have), _Coded(r["quadrant"] for r in have),
+                   X.reshape(len(have), VECTOR_SIZE), len(rows) - len(have))
+
+
+def _artist_key(artist) -> str:
+    return " ".join((artist or "").split()).casefold()
+
+
+def _allowed(c: _Candidates, *, query, digest, quadrant, qva, artist, same_quadrant, radius) -> np.ndarray:
+    keep = c.hash_codes.codes != c.hash_codes.code(digest) if digest else np.ones(len(c.ids), dtype=bool)
+    if query is not None:
+        keep &= c.ids != query.id
+    q_artist = _artist_key(getattr(query, "artist", None))
+    if artist == "same":
+        keep &= (c.artists.codes == c.artists.code(q_artist)) if q_artist else False
+    elif artist == "other" and q_artist:
+        keep &= c.artists.codes != c.artists.code(q_artist)
+    if same_quadrant:
+        keep &= c.quadrants.codes == c.quadrants.code(quadrant)
     if radius is not None:
+        sl = group_slices()
+        va = c.X[:, [sl["valence"].start, sl["arousal"].start]].astype(float)
         keep &= np.linalg.norm(va - np.asarray(qva, dtype=float), axis=1) <= radius
     return keep
 
 
-def _distinct(index: VectorIndex, qvec, allowed, tracks, n: int, digest) -> list:
+def _distinct(lib, index: VectorIndex, qvec, allowed, c: _Candidates, n: int, digest) -> list:
     """The `n` nearest allowed tracks, one per content hash and none with the query's."""
-    k = min(len(tracks), 2 * n + 16)
+    k = min(len(c.ids), 2 * n + 16)
     while True:
-        hits, seen = [], {digest}
+        picked, seen = [], {digest}
         order, dist = index.nearest(qvec, k, allowed)
         for i, d in zip(order, dist):
-            if tracks[i].content_hash is None or tracks[i].content_hash not in seen:
-                seen.add(tracks[i].content_hash)
-                hits.append((tracks[i], float(d)))
-        if len(hits) >= n or k >= len(tracks):
-            return hits[:n]
-        k = len(tracks)
+            if c.hashes[i] is None or c.hashes[i] not in seen:
+                seen.add(c.hashes[i])
+                picked.append((int(c.ids[i]), float(d)))
+        if len(picked) >= n or k >= len(c.ids):
+            return [(lib.track(i), d) for i, d in picked[:n]]
+        k = len(c.ids)
+
+
+#: (library file, its and its WAL's size and mtime, weights, metric) -> (candidates, index) of the last queries.
+_INDEXES: dict = {}
+
+
+def _state(lib) -> tuple:
+    """What changes whenever the library is written: the database file's and its WAL's size and mtime."""
+    out = [str(lib.path)]
+    for p in (lib.path, Path(f"{lib.path}-wal")):
+        st = p.stat() if p.exists() else None
+        out += [st.st_size, st.st_mtime_ns] if st else [None, None]
+    return tuple(out)
+
+
+def _indexed(lib, weights, metric) -> tuple[_Candidates, VectorIndex, int]:
+    """The candidates, their index and the number of analysed tracks: read and built once per library state,
+    weights and metric (the last two kept in this process)."""
+    key = (_state(lib), repr(sorted((weights or DEFAULT_WEIGHTS).items())), metric)
+    if key not in _INDEXES:
+        rows = lib.similarity_rows()
+        cands = _Candidates.of(rows)
+        _INDEXES[key] = (cands, VectorIndex(cands.X, weights=weights, metric=metric), len(rows))
+        while len(_INDEXES) > 2:
+            _INDEXES.pop(next(iter(_INDEXES)))
+    return _INDEXES[key]
 
 
 def similar_tracks(lib, spec: str | int, *, n: int = 10, artist: str | None = None, same_quadrant: bool = False,
@@ -169,10 +245,10 @@ def similar_tracks(lib, spec: str | int, *, n: int = 10, artist: str | None = No
 
     if n < 1 or (radius is not None and not radius > 0) or artist not in (None, "same", "other"):
         raise MerError(f"need n >= 1, radius > 0 and artist same / other (got {n}, {radius}, {artist})")
-    ids, blobs = lib.vectors()
-    if not ids:
+    cands, index, n_rows = _indexed(lib, weights, metric)
+    if not n_rows:
         raise MerError("the library has no analysed track (run mer scan first)", lib.path)
-    if all(b is None for b in blobs):
+    if not len(cands.ids):
         raise MerError("no track of this library has a similarity vector (it was scanned before mer stored them): "
                        "run mer scan on its folders again", lib.path)
     query, path, qvec, digest, quadrant, qva = _query(lib, spec, model=model, cache_dir=cache_dir)
@@ -181,16 +257,10 @@ def similar_tracks(lib, spec: str | int, *, n: int = 10, artist: str | None = No
         mood = parse_mood(towards)
         qvec[group_slices()["valence"]], qvec[group_slices()["arousal"]] = mood.valence, mood.arousal
         qva = (mood.valence, mood.arousal)
-    by_id = {t.id: t for t in lib.tracks()}
-    keep = [i for i, b in enumerate(blobs) if b is not None]
-    tracks = [by_id[ids[i]] for i in keep]
-    X = np.stack([unpack(blobs[i]) for i in keep])
-    va = X[:, [group_slices()["valence"].start, group_slices()["arousal"].start]].astype(float)
-    allowed = _allowed(tracks, va, query=query, digest=digest, quadrant=quadrant, qva=qva, artist=artist,
+    allowed = _allowed(cands, query=query, digest=digest, quadrant=quadrant, qva=qva, artist=artist,
                        same_quadrant=same_quadrant, radius=radius)
-    index = VectorIndex(X, weights=weights, metric=metric)
-    hits = _distinct(index, qvec, allowed, tracks, n, digest)
+    hits = _distinct(lib, index, qvec, allowed, cands, n, digest)
     settings = {"n": n, "artist": artist, "same_quadrant": same_quadrant, "radius": radius, "towards": towards,
                 "metric": metric, "weights": dict(DEFAULT_WEIGHTS if weights is None else weights),
-                "without_vector": len(ids) - len(keep)}
+                "without_vector": cands.without_vector}
     return Similar(query, path, hits, settings)
