@@ -467,6 +467,11 @@ class Library:
         rows = self._query("SELECT * FROM tracks WHERE path = ?", [os.path.abspath(path)])
         return row_to_track(rows[0]) if rows else None
 
+    def vector_of(self, track_id: int) -> bytes | None:
+        """The stored similarity vector (float32 bytes) of a track, None without one."""
+        rows = self._query("SELECT vector FROM tracks WHERE id = ?", [int(track_id)])
+        return rows[0]["vector"] if rows else None
+
     def track_with_hash(self, digest: str) -> Track | None:
         """The analysed (``ok``) track with these bytes (the lowest id), or None."""
         rows = self._query("SELECT * FROM tracks WHERE content_hash = ? AND status = 'ok' ORDER BY id LIMIT 1",

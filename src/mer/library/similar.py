@@ -92,7 +92,7 @@ def _query(lib, spec, *, model, cache_dir):
             return None, str(path), *_analysed(path, digest, model=model, cache_dir=cache_dir)
     if track.status != "ok":
         raise MerError(f"track {track.id} has no analysis (status {track.status})", track.path)
-    data = lib.conn.execute("SELECT vector FROM tracks WHERE id = ?", [track.id]).fetchone()[0]
+    data = lib.vector_of(track.id)
     if data is None:
         raise MerError(f"track {track.id} has no similarity vector: it was analysed before mer stored them; "
                        "run mer scan on its folder again", track.path)
