@@ -196,7 +196,7 @@ def _ids(lib, music) -> dict[str, int]:
     return {os.path.basename(t.path): t.id for t in lib.tracks()}
 
 
-def _independent_cosine(X: np.ndarray, q: np.ndarray, weights: dict) -> np.ndarray:
+def _independent_distances(X: np.ndarray, q: np.ndarray, weights: dict, metric: str) -> np.ndarray:
     """Distances as the docs define them, computed here without mer.workflows.similarity.VectorIndex."""
     from mer.workflows.similarity import group_slices
 
@@ -206,6 +206,8 @@ def _independent_cosine(X: np.ndarray, q: np.ndarray, weights: dict) -> np.ndarr
     for g, sl in group_slices().items():
         scale[sl] = np.sqrt(weights.get(g, 0) / (sl.stop - sl.start))
     Z, z = (X - mean) / std * scale, (q - mean) / std * scale
+    if metric == "euclidean":
+        return np.linalg.norm(Z - z, axis=1)
     return 1 - Z @ z / np.linalg.norm(Z, axis=1) / np.linalg.norm(z)
 
 
@@ -213,7 +215,14 @@ def _independent_cosine(X: np.ndarray, q: np.ndarray, weights: dict) -> np.ndarr
 @pytest.mark.slow
 def test_scan_stores_vectors_and_similar_ranks_by_them(real_lib):
     from mer.library.similar import similar_tracks
-    from mer.workflows.similarity import DEFAULT_WEIGHTS, VECTOR_SIZE, group_slices, pooled_embedding, unpack
+    from mer.workflows.similarity import (
+        DEFAULT_METRIC,
+        DEFAULT_WEIGHTS,
+        VECTOR_SIZE,
+        group_slices,
+        pooled_embedding,
+        unpack,
+    )
 
     db, music, cache, _ = real_lib
     with open_library(db, readonly=True) as lib:
@@ -234,7 +243,7 @@ def test_scan_stores_vectors_and_similar_ranks_by_them(real_lib):
         got = [h.id for h, _ in res.hits]
         assert ids["MT0000082187.flac"] not in got and ids["copy-of-82187.flac"] not in got  # never its own bytes
         assert sorted(got) == sorted(ids[f"{r.split('/')[1]}.flac"] for r in CLIPS[1:])
-        want = _independent_cosine(X, vec[ids["MT0000082187.flac"]], DEFAULT_WEIGHTS)
+        want = _independent_distances(X, vec[ids["MT0000082187.flac"]], DEFAULT_WEIGHTS, DEFAULT_METRIC)
         np.testing.assert_allclose([d for _, d in res.hits], [want[all_ids.index(i)] for i in got], atol=1e-5)
         assert [d for _, d in res.hits] == sorted(d for _, d in res.hits)
         # a FILE with a track's bytes is that track; a file outside the library is analysed now
