@@ -14,6 +14,12 @@ with the index build time. One BLAS thread (set before NumPy loads).
 reads every vector and builds the index (what each ``mer similar`` process pays), later
 ones reuse it while the library file is unchanged (what ``GET /v1/tracks/{id}/similar``
 pays in a running service).
+
+Measured 2026-12-08 (``--end-to-end 10000``, 2 shared cores at load 21, the shipped weights:
+404 columns): 10,000 tracks p95 2.2 ms wall, 2.0 ms CPU; 100,000 tracks p50 / p95 192 /
+248 ms wall, 12.0 / 12.7 ms CPU (target p95 < 50 ms: met in CPU time, not in wall time on
+that loaded machine); index build 5.7 s and 91 s; end to end on SQLite (10,000): first
+query 7.2 s, later ones 30.5 / 79.5 ms.
 """
 
 from __future__ import annotations
