@@ -146,3 +146,13 @@ def write_encoded(path: Path, data: np.ndarray, sr: int, codec: str, fmt: str | 
         path.unlink(missing_ok=True)
         pytest.skip(f"this FFmpeg cannot encode {codec}: {exc}")
     return path
+
+
+@pytest.fixture
+def norms_dir(monkeypatch) -> Path:
+    """Warriner et al.'s norms (../shared/data/warriner-norms) as ``$MER_NORMS``; skips without them."""
+    folder = DATA_ROOT / "warriner-norms"
+    if not (folder / "Ratings_Warriner_et_al.csv").is_file():
+        pytest.skip(f"Warriner norms not found at {folder}")
+    monkeypatch.setenv("MER_NORMS", str(folder))
+    return folder

@@ -441,7 +441,7 @@ def test_audio_features_of_real_tracks_are_in_range(scanned):
 
 def test_new_library_settings_and_schema_version(tmp_path):
     with open_library(tmp_path / "a" / "lib.db") as lib:
-        assert lib.schema_version == libdb.SCHEMA_VERSION == 1
+        assert lib.schema_version == libdb.SCHEMA_VERSION == 2
         assert lib.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert lib.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert lib.conn.execute("PRAGMA busy_timeout").fetchone()[0] == libdb.BUSY_TIMEOUT_MS
@@ -455,15 +455,16 @@ def test_migration_to_a_new_version_keeps_rows(tmp_path, monkeypatch):
     with open_library(path) as lib:
         lib.record([("/m/a.mp3", 1, 1, _result(quadrant="Q1", valence=0.5), None)])
 
-    def v2(conn):
+    def v_next(conn):
         conn.execute("ALTER TABLE tracks ADD COLUMN musical_key TEXT")
 
-    monkeypatch.setattr(libdb, "SCHEMA_VERSION", 2)
+    new = libdb.SCHEMA_VERSION + 1
+    monkeypatch.setattr(libdb, "SCHEMA_VERSION", new)
     with pytest.raises(MerError, match="open it once for writing"):
         open_library(path, readonly=True)
-    monkeypatch.setattr(libdb, "MIGRATIONS", {**libdb.MIGRATIONS, 2: v2})
+    monkeypatch.setattr(libdb, "MIGRATIONS", {**libdb.MIGRATIONS, new: v_next})
     with open_library(path) as lib:
-        assert lib.schema_version == 2
+        assert lib.schema_version == new
         assert "musical_key" in {r[1] for r in lib.conn.execute("PRAGMA table_info(tracks)")}
         assert [t.valence for t in lib.tracks()] == [0.5]
 
@@ -476,12 +477,13 @@ def test_a_failing_migration_changes_nothing(tmp_path, monkeypatch):
         conn.execute("CREATE TABLE half_done (x)")
         raise MerError("step failed")
 
-    monkeypatch.setattr(libdb, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(libdb, "MIGRATIONS", {**libdb.MIGRATIONS, 2: broken})
+    old = libdb.SCHEMA_VERSION
+    monkeypatch.setattr(libdb, "SCHEMA_VERSION", old + 1)
+    monkeypatch.setattr(libdb, "MIGRATIONS", {**libdb.MIGRATIONS, old + 1: broken})
     with pytest.raises(MerError, match="step failed"):
         open_library(path)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == old
     assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'half_done'").fetchall()
     conn.close()
 

@@ -624,3 +624,28 @@ def test_playlist_builder_draws_the_path_and_offers_m3u8(page, fourq_dir, artifa
     page.wait_for_timeout(400)
     _no_horizontal_scroll(page)
     _shoot(page, artifacts, "playlist-phone", capsys)
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_library_similar_action_lists_the_api_answer_and_selects(page, server, artifacts, capsys):
+    tracks = _get_json(server + "v1/tracks")["tracks"]
+    chosen = tracks[0]
+    want = _get_json(server + f"v1/tracks/{chosen['id']}/similar?n=5")
+    assert want["schema"] == "mer.similar/1" and len(want["tracks"]) == len(tracks) - 1
+    page.click("#nav-library")
+    page.wait_for_function(f"document.querySelectorAll('#library-rows tr').length === {len(tracks)}")
+    page.click(f"#library-rows tr[data-track-id='{chosen['id']}'] button")
+    page.wait_for_selector("#track-details", state="visible")
+    assert not page.is_visible("#track-similar-list li")
+    page.click("#track-similar")
+    page.wait_for_function(f"document.querySelectorAll('#track-similar-list li').length === {len(want['tracks'])}",
+                           timeout=UI_MS)
+    shown = page.eval_on_selector_all("#track-similar-list li", "ls => ls.map(l => Number(l.dataset.trackId))")
+    assert shown == [t["id"] for t in want["tracks"]] and chosen["id"] not in shown
+    assert f"distance {want['tracks'][0]['distance']:.3f}" in page.inner_text("#track-similar-list")
+    _shoot(page, artifacts, "library-similar", capsys)
+    page.click("#track-similar-list li:first-child button")  # a similar track: selected and played
+    page.wait_for_function(f"document.getElementById('track-details').dataset.trackId === '{shown[0]}'")
+    assert page.get_attribute("#player", "src") == f"v1/tracks/{shown[0]}/audio"
+    assert not page.is_visible("#track-similar-section")

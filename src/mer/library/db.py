@@ -21,6 +21,9 @@ Tables (schema :data:`SCHEMA_VERSION`, kept in ``PRAGMA user_version``):
     (``ok``), so each query column is indexed after it: ``(status, path)``, ``(status,
     quadrant, path)`` (a quadrant in path order, no sort), ``(status, valence)``,
     ``(status, arousal)``, ``(status, tempo_bpm)``; and ``content_hash`` (moves, duplicates).
+    Since version 2, ``vector``: the track's similarity vector (float32 bytes,
+    :mod:`mer.library.similar`), NULL where the track was analysed before version 2 (the
+    next ``mer scan`` analyses those files again).
 ``timelines``
     The whole ``mer.timeline/1`` JSON of a track, zlib-compressed (:meth:`Library.timeline`).
 ``scans``
@@ -29,11 +32,10 @@ Tables (schema :data:`SCHEMA_VERSION`, kept in ``PRAGMA user_version``):
 
 Migrations: :data:`MIGRATIONS` maps each version to the step that brings the previous
 one to it; opening a library for writing runs the missing steps in one transaction and
-sets ``user_version``. A version 2 would be added as::
+sets ``user_version``. Version 2 was added as::
 
     def _v2(conn):
-        conn.execute("ALTER TABLE tracks ADD COLUMN key TEXT")
-        conn.execute("CREATE INDEX tracks_key ON tracks(key)")
+        conn.execute("ALTER TABLE tracks ADD COLUMN vector BLOB")
 
     MIGRATIONS = {1: _v1, 2: _v2}   # and SCHEMA_VERSION = 2
 
@@ -56,7 +58,7 @@ from mer.core.errors import MerError
 from mer.library.track import STATUSES, Track
 
 #: The schema this `mer` writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Milliseconds a connection waits for another one's lock before giving up.
 BUSY_TIMEOUT_MS = 30_000
@@ -122,14 +124,19 @@ def _v1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _v2(conn: sqlite3.Connection) -> None:
+    """The similarity vector of each track (:mod:`mer.library.similar`); NULL for tracks scanned before it."""
+    conn.execute("ALTER TABLE tracks ADD COLUMN vector BLOB")
+
+
 #: version -> the step bringing a library from version - 1 to it (see the module docstring).
-MIGRATIONS = {1: _v1}
+MIGRATIONS = {1: _v1, 2: _v2}
 
 #: Columns of ``tracks`` that one file's analysis writes (everything but id, path and stat).
 RESULT_COLUMNS = ("content_hash", "status", "model", "quadrant", "p_q1", "p_q2", "p_q3", "p_q4", "valence",
                   "arousal", "tempo_bpm", "loudness_db", "duration_s", "flags", "opening_valence",
                   "opening_arousal", "closing_valence", "closing_arousal", "summary", "artist", "title", "album",
-                  "error", "analysed_at", "scan_id")
+                  "error", "analysed_at", "scan_id", "vector")
 
 
 def default_library_path() -> Path:
@@ -460,6 +467,17 @@ class Library:
         rows = self._query("SELECT * FROM tracks WHERE path = ?", [os.path.abspath(path)])
         return row_to_track(rows[0]) if rows else None
 
+    def vector_of(self, track_id: int) -> bytes | None:
+        """The stored similarity vector (float32 bytes) of a track, None without one."""
+        rows = self._query("SELECT vector FROM tracks WHERE id = ?", [int(track_id)])
+        return rows[0]["vector"] if rows else None
+
+    def track_with_hash(self, digest: str) -> Track | None:
+        """The analysed (``ok``) track with these bytes (the lowest id), or None."""
+        rows = self._query("SELECT * FROM tracks WHERE content_hash = ? AND status = 'ok' ORDER BY id LIMIT 1",
+                           [digest])
+        return row_to_track(rows[0]) if rows else None
+
     def timeline(self, track_id: int) -> dict:
         """The whole ``mer.timeline/1`` dictionary of a track; MerError when the track has none."""
         self.track(track_id)  # names a missing id first
@@ -494,9 +512,23 @@ class Library:
                 "last_scan": dict(last[0]) if last else None}
 
     def known_files(self) -> dict[str, sqlite3.Row]:
-        """path -> ``(id, path, size, mtime_ns, content_hash, status, model, error)`` of every track."""
-        rows = self._query("SELECT id, path, size, mtime_ns, content_hash, status, model, error FROM tracks")
+        """path -> ``(id, path, size, mtime_ns, content_hash, status, model, error, no_vector)`` of every track.
+
+        ``no_vector``: an analysed (``ok``) track without a similarity vector (analysed before schema 2).
+        """
+        rows = self._query("SELECT id, path, size, mtime_ns, content_hash, status, model, error, "
+                           "(status = 'ok' AND vector IS NULL) AS no_vector FROM tracks")
         return {r["path"]: r for r in rows}
+
+    def similarity_rows(self) -> list[sqlite3.Row]:
+        """``(id, content_hash, artist, quadrant, vector)`` of the ``ok`` tracks, by id (``vector`` None: none)."""
+        return self._query("SELECT id, content_hash, artist, quadrant, vector FROM tracks WHERE status = 'ok' "
+                           "ORDER BY id")
+
+    def vectors(self) -> tuple[list[int], list[bytes | None]]:
+        """Ids and stored similarity vectors (float32 bytes; None: none stored) of the ``ok`` tracks, by id."""
+        rows = self._query("SELECT id, vector FROM tracks WHERE status = 'ok' ORDER BY id")
+        return [r["id"] for r in rows], [r["vector"] for r in rows]
 
     # ------------------------------------------------------------------ writes (one transaction each)
 
@@ -572,7 +604,8 @@ class Library:
     def result_of(self, digest: str, model: str) -> tuple[dict, bytes | None] | None:
         """A stored result (:data:`RESULT_COLUMNS`, timeline) of a file with these bytes and model, or None."""
         rows = self._query("SELECT * FROM tracks WHERE content_hash = ? AND model = ? AND status != 'missing' "
-                           "ORDER BY status = 'ok' DESC, id LIMIT 1", [digest, model])
+                           "AND NOT (status = 'ok' AND vector IS NULL) ORDER BY status = 'ok' DESC, id LIMIT 1",
+                           [digest, model])
         if not rows:
             return None
         row = rows[0]
@@ -585,6 +618,10 @@ class Library:
 
 
 def _column_value(column: str, value):
+    if column == "vector" and value is not None and not isinstance(value, bytes):
+        import numpy as np
+
+        return np.asarray(value, dtype="<f4").tobytes()
     if column == "flags":
         return json.dumps(list(value or []))
     if column == "summary":

@@ -6,9 +6,11 @@ not as a treatment.
 
 How a playlist is planned (:func:`plan_playlist`):
 
-1. **Moods** (:func:`parse_mood`): a mood word names its quadrant's centre (happy / excited
+1. **Moods** (:func:`parse_mood`): a quadrant word names its quadrant's centre (happy / excited
    -> Q1 (0.5, 0.5), tense / angry -> Q2 (-0.5, 0.5), sad -> Q3 (-0.5, -0.5), calm / relaxed
-   -> Q4 (0.5, -0.5); the words of :data:`mer.core.labels.MOOD_WORDS`); ``"V,A"`` is a point;
+   -> Q4 (0.5, -0.5); the words of :data:`mer.core.labels.MOOD_WORDS`); any other English word
+   or phrase is its point in Warriner et al.'s norms (:mod:`mer.library.words`: "furious",
+   "dark calm"); ``"V,A"`` is a point;
    a track (its path or library id) is its whole-track valence / arousal, or, as the start,
    the valence / arousal of its last 30 s (``Track.closing``): the playlist continues
    from the track now playing, which is left out of the playlist.
@@ -25,7 +27,8 @@ How a playlist is planned (:func:`plan_playlist`):
    arousal, ``opening`` / ``closing`` those of the first / last 30 s (the whole track's
    when the timeline summary is missing). The join term is what makes the playlist
    timeline-aware: the end of one track close to the start of the next. A track is never
-   used twice, at most `per_artist` tracks share an artist (tracks without an artist are
+   used twice, nor two tracks with the same bytes (``content_hash``: the lowest id of them
+   is the candidate), at most `per_artist` tracks share an artist (tracks without an artist are
    not capped), and a *step* (the distance between consecutive tracks' whole-track
    valence / arousal) is at most `max_step` whenever some candidate allows it. Among
    those, candidates come first from which another step within `max_step` remains
@@ -57,6 +60,7 @@ import numpy as np
 from mer.core.errors import MerError
 from mer.core.labels import MOOD_WORDS, QUADRANTS, normalise_label
 from mer.library.track import Track
+from mer.library.words import is_phrase, word_point
 
 #: Version tag of :meth:`Playlist.to_dict`.
 PLAYLIST_SCHEMA = "mer.playlist/1"
@@ -84,7 +88,7 @@ class Mood:
     valence, arousal : float
         In [-1, 1].
     source : str
-        ``'word'``, ``'point'`` or ``'track'``.
+        ``'word'`` (a quadrant word), ``'norms'`` (a word or phrase of the norms), ``'point'`` or ``'track'``.
     text : str
         The spec as given.
     track_id : int or None
@@ -160,11 +164,17 @@ def parse_mood(spec: str | Mood | Sequence[float], *, tracks: Sequence[Track] = 
         sv, sa = QUADRANT_SIGNS[quadrant]
         return Mood(sv * QUADRANT_CENTRE, sa * QUADRANT_CENTRE, "word", text)
     track = _find_track(text, tracks) if text else None
+    if track is None and is_phrase(text):
+        try:
+            v, a = word_point(text)
+        except MerError as exc:
+            raise MerError(f"unknown mood '{spec}': {exc}") from None
+        return Mood(v, a, "norms", text)
     if track is None:
         words = ", ".join(MOOD_WORDS[q][0] for q in QUADRANTS)
         where = "" if tracks else " (no library given)"
-        raise MerError(f"unknown mood '{spec}': use a mood word ({words}...), 'V,A' with numbers in [-1, 1], "
-                       f"or the path or id of a track in the library{where}")
+        raise MerError(f"unknown mood '{spec}': use a mood word ({words}, or any word of Warriner et al.'s norms), "
+                       f"'V,A' with numbers in [-1, 1], or the path or id of a track in the library{where}")
     if not _usable(track):
         raise MerError(f"track {track.id} has no valence / arousal (status {track.status})", track.path)
     v, a = _va(track.closing, track) if as_start else (float(track.valence), float(track.arousal))
@@ -225,8 +235,13 @@ class _Pool:
 
     @classmethod
     def of(cls, tracks: Iterable[Track], exclude: int | None) -> _Pool:
-        usable = [t for t in tracks if _usable(t) and (exclude is None or t.id != exclude)]
-        usable.sort(key=lambda t: (t.id, t.path))  # ties go to the lower id, whatever the input order
+        tracks = sorted(tracks, key=lambda t: (t.id, t.path))  # ties go to the lower id, whatever the input order
+        seen = {t.content_hash for t in tracks if t.id == exclude and t.content_hash}
+        usable = []
+        for t in tracks:  # one track per content: never the same bytes twice, nor the start's
+            if _usable(t) and t.id != exclude and (t.content_hash is None or t.content_hash not in seen):
+                usable.append(t)
+                seen.add(t.content_hash)
         va = np.array([[t.valence, t.arousal] for t in usable], dtype=float).reshape(-1, 2)
         opening = np.array([_va(t.opening, t) for t in usable], dtype=float).reshape(-1, 2)
         closing = np.array([_va(t.closing, t) for t in usable], dtype=float).reshape(-1, 2)

@@ -16,7 +16,8 @@ What a scan does with each audio file found under `paths` (the files of
   only the files being analysed, and the next one re-analyses only those;
 * **failed**: stored with status ``failed`` and the one-line reason; the scan goes on
   (an unchanged failed file is not tried again, and stays in the report's failures);
-* **analysed by another model** (the model id differs): analysed again, replacing the result.
+* **analysed by another model** (the model id differs), or **without a similarity vector**
+  (analysed before the library's schema 2): analysed again, replacing the result.
 
 Tracks under `paths` whose file is gone (and that were not moved) get status
 ``missing``; their analysis is kept, and comes back if the bytes reappear anywhere.
@@ -44,6 +45,7 @@ from mer.core import parallel
 from mer.core.errors import MerError
 from mer.core.progress import progress_bar
 from mer.library.db import Library, compress_timeline, open_library, utc_now
+from mer.workflows.similarity import track_vector
 
 #: Bytes read at a time when hashing a file.
 HASH_CHUNK = 1 << 20
@@ -148,7 +150,7 @@ def _measured(model, path: Path, cache_dir, timeline_options: dict) -> dict:
     tl = timeline(path, model=model, **timeline_options).to_dict() if model.kind == "recipe" else None
     summary = tl["summary"] if tl else None
     opening, closing = (summary or {}).get("opening") or {}, (summary or {}).get("closing") or {}
-    return {
+    result = {
         "status": "ok", "quadrant": pred.quadrant,
         **{f"p_{q.lower()}": probs.get(q) for q in ("Q1", "Q2", "Q3", "Q4")},
         "valence": pred.valence, "arousal": pred.arousal, "flags": list(pred.flags),
@@ -158,6 +160,8 @@ def _measured(model, path: Path, cache_dir, timeline_options: dict) -> dict:
         "closing_valence": closing.get("valence"), "closing_arousal": closing.get("arousal"),
         "summary": summary, "error": None, "timeline": tl,
     }
+    result["vector"] = track_vector(path, result, cache_dir=cache_dir)
+    return result
 
 
 def analyse_file(path: str | PathLike, *, model, cache_dir: str | PathLike | None = None,
@@ -213,6 +217,11 @@ def _pool_task(path: str, model_path: str | None, cache_dir: str | None, timelin
     from mer.core.io import write_bytes
 
     result, tl = analyse_file(path, model=_model(model_path), cache_dir=cache_dir, timeline_options=timeline_options)
+    if result.get("vector") is not None:  # 2 KB: through a file as well
+        fd, vector_file = tempfile.mkstemp(dir=scratch, suffix=".vector")
+        os.close(fd)
+        write_bytes(vector_file, result.pop("vector"))
+        result["vector_file"] = vector_file
     if tl is None:
         return result, None
     fd, name = tempfile.mkstemp(dir=scratch, suffix=".timeline")
@@ -257,16 +266,17 @@ def _under(path: str, roots: Sequence[str]) -> bool:
 
 def _plan_file(f: _File, row, by_hash: dict, found: set, claimed: set, plan: _Plan, model: str) -> None:
     """Sort one found file into skipped / stat update / moved / to analyse (see the module docstring)."""
+    current = row is not None and row["model"] == model and not row["no_vector"]  # no vector: analysed again
     if row is not None and (row["size"], row["mtime_ns"]) == (f.size, f.mtime_ns):
         f.digest = row["content_hash"]
-        if row["model"] == model and f.digest is not None:
+        if current and f.digest is not None:
             if row["status"] == "missing":  # the same file back at its old path
                 plan.stat_updates.append((row["id"], f.path, f.size, f.mtime_ns, None))
             plan.skipped += 1
             return
     if f.digest is None:
         f.digest = content_hash(f.path)
-    if row is not None and f.digest == row["content_hash"] and row["model"] == model:
+    if current and f.digest == row["content_hash"]:
         plan.stat_updates.append((row["id"], f.path, f.size, f.mtime_ns, f.digest))
         plan.skipped += 1
         return
@@ -277,7 +287,7 @@ def _plan_file(f: _File, row, by_hash: dict, found: set, claimed: set, plan: _Pl
             claimed.add(gone[0]["id"])
             plan.stat_updates.append((gone[0]["id"], f.path, f.size, f.mtime_ns, f.digest))
             plan.moved += 1
-            if gone[0]["model"] == model:
+            if gone[0]["model"] == model and not gone[0]["no_vector"]:
                 return
     plan.todo.setdefault(f.digest, []).append(f)
 
@@ -383,6 +393,8 @@ def _analyses(groups: dict[str, list[_File]], *, model_path, cache_dir, timeline
                 for fut in pool.as_completed(futures):
                     result, tl_file = fut.result()
                     tl = Path(tl_file).read_bytes() if tl_file else None
+                    if "vector_file" in result:
+                        result["vector"] = Path(result.pop("vector_file")).read_bytes()
                     yield futures[fut], result, tl
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

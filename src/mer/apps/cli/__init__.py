@@ -5,7 +5,9 @@ errors, Ctrl-C); :mod:`mer.apps.render` the tables and output formats. Importing
 package registers every command on :data:`app` (the ``mer`` entry point).
 """
 
-from mer.apps.cli import data, library, models, playlist, serve, study, timeline  # noqa: F401  (registers the commands)
+from mer.apps.cli import (  # noqa: F401  (registers the commands)
+    data, library, models, playlist, serve, similar, study, timeline,
+)
 from mer.apps.cli.app import app
 
 __all__ = ["app", "main"]

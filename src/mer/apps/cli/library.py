@@ -107,10 +107,15 @@ def ls_command(
                                        "descending).")] = "path",
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json (mer.track/1).")] = "table",
     limit: Annotated[Optional[int], typer.Option("--limit", min=0, help="At most this many tracks.")] = None,
+    mood: Annotated[Optional[str], typer.Option("--mood", help="Nearest this mood first: a word (any of Warriner "
+                                                "et al.'s norms), a phrase or V,A; overrides --order.")] = None,
+    radius: Annotated[Optional[float], typer.Option("--radius", help="With --mood: only tracks at most this far on "
+                                                    "the valence / arousal plane.")] = None,
 ) -> None:
     """The library's tracks matching every filter given (read-only: works while a scan runs)."""
     from mer.library.db import open_library, text_filters
     from mer.library.export import tracks_csv, tracks_json
+    from mer.library.recommend import near_mood
 
     if fmt not in LS_FORMATS:
         raise fail(MerError(f"unknown format '{fmt}' (use {', '.join(LS_FORMATS)})"))
@@ -118,13 +123,21 @@ def ls_command(
         filters = text_filters(quadrant=quadrant, valence=valence, arousal=arousal, tempo=tempo, flags=flag,
                                without_flags=no_flag, path_glob=path, status=status)
         with open_library(db, readonly=True) as lib:
-            tracks = lib.tracks(**filters, limit=limit, order=order)
+            tracks = lib.tracks(**filters, limit=None if mood else limit, order=order)
+        if mood is not None or radius is not None:
+            tracks = [t for t, _ in near_mood(tracks, _needs_mood(mood), radius=radius)[1]][:limit]
     except MerError as exc:
         raise fail(exc)
     if fmt == "table":
         term.out.print(tracks_table(tracks, title=f"{len(tracks)} track(s)"))
     else:
         print(tracks_csv(tracks) if fmt == "csv" else tracks_json(tracks), end="")
+
+
+def _needs_mood(mood: str | None) -> str:
+    if mood is None:
+        raise MerError("--radius needs --mood")
+    return mood
 
 
 @app.command("export")

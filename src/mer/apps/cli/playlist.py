@@ -93,7 +93,9 @@ def _write_outputs(pl, out: Optional[Path], json_out: Optional[Path], plot: Opti
 PLAYLIST_HELP = (
     "A mood playlist from the library: a path on the valence / arousal plane from --from to --to, one track per "
     f"step (iso principle).\n\n{ISO_NOTE}\n\n"
-    "MOOD is a word (happy / excited, tense / angry, sad, calm / relaxed: the quadrant's centre), V,A (valence and "
+    "MOOD is a word (happy / excited, tense / angry, sad, calm / relaxed: the quadrant's centre; any other English "
+    "word or phrase rated in Warriner et al.'s norms, e.g. furious, nostalgic: its rating, with the norms file at "
+    "$MER_NORMS), V,A (valence and "
     "arousal in [-1, 1], e.g. -0.4,0.2) or, for --from, a track of the library (path or id): the playlist then "
     "continues from that track's last 30 s and leaves it out.\n\n"
     "Each step takes the unused track nearest the next waypoint, counting also the distance from the previous "

@@ -61,6 +61,16 @@ class PlaylistRequest(BaseModel):
     per_artist: Optional[int] = Field(None, ge=1, description="At most this many tracks by one artist")
 
 
+def _near_mood(request: Request, filters: dict, mood: str, radius, limit: int, offset: int) -> dict:
+    """``/v1/tracks?mood=``: the filtered tracks nearest `mood`, each with its ``distance``."""
+    from mer.library.recommend import near_mood
+
+    with _library(request) as lib:
+        point, hits = near_mood(lib.tracks(**filters), mood, radius=radius)
+    return {"total": len(hits), "mood": point.to_dict(),
+            "tracks": [{**t.to_dict(), "distance": d} for t, d in hits[offset:offset + limit]]}
+
+
 def _track_routes(app: FastAPI) -> None:
     @app.get("/v1/tracks", tags=["library"])
     def tracks(request: Request, quadrant: Optional[str] = Query(None, description="Q1,Q2 or mood words"),
@@ -71,12 +81,18 @@ def _track_routes(app: FastAPI) -> None:
                path: Optional[str] = Query(None, description="Glob on the absolute path"),
                status: str = Query("ok", description="ok, failed, missing (comma-separated) or all"),
                order: str = Query("path", description="path, id, valence, arousal, tempo... ('-' first: descending)"),
-               limit: int = Query(100, ge=0, le=MAX_LIMIT), offset: int = Query(0, ge=0)) -> JSONResponse:
+               limit: int = Query(100, ge=0, le=MAX_LIMIT), offset: int = Query(0, ge=0),
+               mood: Optional[str] = Query(None, description="Nearest this mood first (a word of Warriner et al.'s "
+                                           "norms, a phrase or V,A); overrides order"),
+               radius: Optional[float] = Query(None, gt=0, description="With mood: only tracks this near")
+               ) -> JSONResponse:
         """The tracks matching every filter (those of ``mer ls``), ``limit`` of them from ``offset``."""
         from mer.library.db import text_filters
 
         filters = text_filters(quadrant=quadrant, valence=valence, arousal=arousal, tempo=tempo, flags=flag,
                                without_flags=no_flag, path_glob=path, status=status)
+        if mood is not None:
+            return JSONResponse(_near_mood(request, filters, mood, radius, limit, offset))
         with _library(request) as lib:
             total = lib.count(**filters)
             found = lib.tracks(**filters, order=order, limit=limit, offset=offset)
@@ -108,9 +124,30 @@ def _track_routes(app: FastAPI) -> None:
         return FileResponse(t.path)
 
 
+def _similar_routes(app: FastAPI) -> None:
+    @app.get("/v1/tracks/{track_id}/similar", tags=["library"])
+    def similar(request: Request, track_id: int, n: int = Query(10, ge=1, le=1000, description="Tracks wanted"),
+                artist: Optional[Literal["same", "other"]] = Query(None, description="Only the track's artist, or "
+                                                                   "only others"),
+                same_quadrant: bool = Query(False, description="Only tracks in the track's quadrant"),
+                radius: Optional[float] = Query(None, gt=0, description="Only tracks this near on the valence / "
+                                                "arousal plane"),
+                towards: Optional[str] = Query(None, description="A mood: tracks like this one in that mood")
+                ) -> JSONResponse:
+        """The library's tracks most like this one (``mer similar``; schema ``mer.similar/1``)."""
+        from mer.library.similar import similar_tracks
+
+        with _library(request) as lib:
+            _track(lib, track_id)
+            result = similar_tracks(lib, track_id, n=n, artist=artist, same_quadrant=same_quadrant, radius=radius,
+                                    towards=towards)
+        return JSONResponse(result.to_dict())
+
+
 def add_library_routes(app: FastAPI) -> None:
     """Register the library routes on `app` (its ``state.config.library`` is the database)."""
     _track_routes(app)
+    _similar_routes(app)
 
     @app.get("/v1/audio-features", tags=["library"])
     def audio_features(request: Request, ids: str = Query(..., description="Track ids, comma-separated (at most "

@@ -36,6 +36,9 @@ export function initLibrary() {
     state.offset += PAGE;
     load();
   });
+  $("track-similar").addEventListener("click", () => {
+    if (state.selected) similar(state.selected);
+  });
   $("track-playlist-from").addEventListener("click", () => {
     if (!state.selected) return;
     $("pl-from").value = String(state.selected.id);
@@ -175,9 +178,40 @@ function highlight(id) {
   }
 }
 
+/** The tracks most like `track` (GET v1/tracks/{id}/similar), each a button that selects it. */
+async function similar(track) {
+  const section = $("track-similar-section");
+  const list = $("track-similar-list");
+  const status = $("track-similar-status");
+  list.replaceChildren();
+  section.hidden = false;
+  status.textContent = "Finding similar tracks…";
+  try {
+    const answer = await request(`v1/tracks/${encodeURIComponent(track.id)}/similar?n=5`);
+    if (state.selected !== track) return; // another track was chosen meanwhile
+    status.textContent = answer.tracks.length
+      ? `The ${answer.tracks.length} most similar (embeddings, valence and arousal):`
+      : "No other track to compare with.";
+    list.replaceChildren(...answer.tracks.map((hit) => {
+      const li = h("li", { attrs: { "data-track-id": hit.id } });
+      const button = h("button", {
+        cls: "link", text: trackName(hit), attrs: { type: "button", "aria-label": `Play ${trackName(hit)}` },
+      });
+      button.addEventListener("click", async () => select(await request(`v1/tracks/${encodeURIComponent(hit.id)}`)));
+      li.append(button, " ", h("span", { cls: "distance", text: `distance ${hit.distance.toFixed(3)}` }));
+      return li;
+    }));
+  } catch (err) {
+    status.textContent = "";
+    showError($("library-error"), err);
+  }
+}
+
 /** Play a track, show its details, and its timeline path when the library has one. */
 async function select(track) {
   state.selected = track;
+  $("track-similar-section").hidden = true;
+  $("track-similar-list").replaceChildren();
   highlight(track.id);
   play(track);
   details(track);
