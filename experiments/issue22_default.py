@@ -148,6 +148,10 @@ def main(argv=None) -> int:
         print(f"fold {i + 1}/{len(pairs)}: " + ", ".join(f"{n} {row[n]['f1_4q']:.3f}/{row[n]['acc_emopia']:.3f}"
                                                        for n in CANDIDATES)
               + (f"; nested picks {row['nested']['pick']}" if "nested" in row else ""), flush=True)
+    if args.json:
+        from mer.core.io import write_json
+
+        write_json(args.json, {"folds": folds})
     report = summarise(folds, test_fraction=len(pairs[0][0].test) / len(fourq.y),
                        tests=(paired_test, corrected_paired_test))
     print(json.dumps(report, indent=1))
@@ -170,7 +174,7 @@ def summarise(folds, *, test_fraction, tests) -> dict:
             s["d_f1_4q_plain"] = paired_test(v["f1_4q"], ref)
             s["d_f1_4q_corrected"] = corrected(v["f1_4q"], ref, test_fraction=test_fraction)
         for m in ("gate_4q_routed", "gate_4q_max", "gate_emopia_routed"):
-            if m in folds[0][n]:
+            if all(m in f[n] for f in folds):
                 s[m] = float(np.mean([f[n][m] for f in folds]))
         out[n] = s
     if "nested" in names:

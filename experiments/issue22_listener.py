@@ -38,6 +38,7 @@ def fourq_rows(data_root, jobs):
     from mer.data.datasets import load_4q
     from mer.data.targets import find_norms, mood_targets
     from mer.extraction.inputs import clip_inputs
+    from mer.study.listener import classifier_inputs
     from mer.workflows.listener import listener_inputs
     from mer.workflows.predict import load_model
 
@@ -47,13 +48,19 @@ def fourq_rows(data_root, jobs):
     clips = [c for c in ds.clips if c.id in targets]
     paths = [c.path for c in clips]
     model = load_model(None)
-    X = clip_inputs(paths, blocks=model.inputs, jobs=jobs, progress=False)
+    X = clip_inputs(paths, blocks=classifier_inputs(model.inputs), jobs=jobs, progress=False)
     D = listener_inputs(paths, jobs=jobs)
     if not (X.ok.all() and D.ok.all()):
         raise SystemExit(f"failures: {X.failures[:3]} {D.failures[:3]}")
     t = np.array([[targets[c.id].valence, targets[c.id].arousal] for c in clips])
     return (model, np.array([c.label for c in clips]), np.array([c.group for c in clips]), t,
             np.asarray(X.X, dtype=np.float64), np.asarray(D.X, dtype=np.float64))
+
+
+def own_head(model, X):
+    """mer's own valence / arousal (the head without listener heads) of classifier rows X."""
+    head = model.affect.with_listener(None)
+    return head.combine(head.regress(X), model.predict_proba(X), model.labels)
 
 
 def own_out_of_fold(model, X, y, groups, t):
@@ -112,17 +119,18 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=str(DATA / "4q-dev"))
     ap.add_argument("--vgmidi", default=str(DATA / "vgmidi"))
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--vgmidi-limit", type=int, default=None, help="only the N shortest pieces (as mer.study.vgmidi --limit)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     model, y, groups, t, X, D = fourq_rows(args.data, args.jobs)
-    own_in = model.valence_arousal(model.predict_proba(X), model.affect_regression(X))
+    own_in = own_head(model, X)
     blends = make_blends(own_in, D)  # centre / spread of the shipped model's own outputs on 4Q
     own_oof = own_out_of_fold(model, X, y, groups, t)
     report = {"4q": scores(t, predictors(own_oof, D, blends)),
               "blend_reference": {n: {"centre": b.centre.round(4).tolist(), "spread": b.spread.round(4).tolist()}
                                   for n, b in blends.items()}}
     if Path(args.vgmidi).is_dir():
-        report["vgmidi"] = vgmidi_scores(model, args.vgmidi, blends, args.jobs)
+        report["vgmidi"] = vgmidi_scores(model, args.vgmidi, blends, args.jobs, args.vgmidi_limit)
     print(json.dumps(report, indent=1))
     if args.json:
         from mer.core.io import write_json
@@ -131,19 +139,23 @@ def main(argv=None) -> int:
     return 0
 
 
-def vgmidi_scores(model, root, blends, jobs) -> dict:
+def vgmidi_scores(model, root, blends, jobs, limit=None) -> dict:
     """The same predictors on the rendered VGMIDI pieces against the listeners' piece means."""
     from mer.data.vgmidi import load_vgmidi, render_pieces
     from mer.extraction.inputs import clip_inputs
+    from mer.study.listener import classifier_inputs
     from mer.workflows.listener import listener_inputs
 
-    data, paths = render_pieces(load_vgmidi(root), jobs=jobs, progress=False)
-    X = clip_inputs(paths, blocks=model.inputs, jobs=jobs, progress=False)
+    data = load_vgmidi(root)
+    if limit:
+        data = data.subset(p.id for p in sorted(data.pieces, key=lambda p: p.duration)[:limit])
+    data, paths = render_pieces(data, jobs=jobs, progress=False)
+    X = clip_inputs(paths, blocks=classifier_inputs(model.inputs), jobs=jobs, progress=False)
     D = listener_inputs(paths, jobs=jobs)
     if not (X.ok.all() and D.ok.all()):
         raise SystemExit(f"failures: {X.failures[:3]} {D.failures[:3]}")
     Xo, Do = np.asarray(X.X, float), np.asarray(D.X, float)
-    own = model.valence_arousal(model.predict_proba(Xo), model.affect_regression(Xo))
+    own = own_head(model, Xo)
     t = np.array([p.clip_target for p in data.pieces])
     return {"n": len(t), **scores(t, predictors(own, Do, blends))}
 

@@ -181,6 +181,59 @@ def test_the_shipped_models_carry_a_documented_head():
         card = model.metadata["affect"]
         assert set(card["weights"]) == set(AXES) and "[-1, 1]" in card["scale"] and "(x + 1) / 2" in card["scale"]
         assert set(card["out_of_fold"]["valence"]) == {"probabilities", "head"}
+        # both carry the listener-rated emoMusic head, named with its licence, as the last input block
+        assert model.affect.listener is not None and model.inputs[-1][0] == "listener_dense"
+        assert [h["name"] for h in card["listener"]["heads"]] == ["emomusic"]
+        assert card["listener"]["heads"][0]["licence"] == "CC BY-NC-SA 4.0"
+        assert any("CC BY-NC-SA 4.0" in part["licence"] for part in model.metadata["parts"])
+
+
+def test_the_shipped_model_without_the_listener_heads_builds_and_loads(tmp_path):
+    """A user who needs other terms strips the heads: mer's own head, the same quadrant probabilities."""
+    from mer.study.listener import attach_listener
+    from mer.workflows.predict import load_model
+
+    out = attach_listener(modelfile.default_model_path(), [], heads=(), out=tmp_path / "own-head.mer")
+    own = modelfile.load(out)
+    shipped = load_model()
+    assert own.affect.listener is None and "listener" not in own.metadata["affect"]
+    assert [n for n, _ in own.inputs] == [n for n, _ in shipped.inputs][:-1]
+    assert not any("CC BY-NC-SA" in part["licence"] for part in own.metadata["parts"])
+    rng = np.random.default_rng(3)
+    general = shipped._arrays.general
+    X = general.mean + general.scale * rng.normal(size=(20, general.n_columns))
+    D = rng.normal(size=(20, 200))
+    np.testing.assert_array_equal(own.predict_proba(X), shipped.predict_proba(np.hstack([X, D])))
+    P = own.predict_proba(X)
+    np.testing.assert_allclose(own.valence_arousal(P, own.affect_regression(X)),
+                               shipped.affect.with_listener(None).predict(X, P, own.labels), rtol=0, atol=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_shipped_valence_is_the_blend_of_its_own_head_and_emomusic_on_a_real_clip(fourq_dir):
+    """End to end on a real clip: mer predict's valence / arousal equal the z-score blend computed by hand
+    from the model's own head and the emoMusic head applied to the clip's listener block."""
+    from mer.features.blocks import listener_block
+    from mer.models.listener import load_head
+    from mer.workflows.listener import listener_inputs
+    from mer.workflows.predict import load_model, model_inputs, predict_files
+
+    clip = sorted((fourq_dir / "Q3").glob("*.mp3"))[0]
+    model = load_model()
+    (pred,), failures = predict_files(model, [clip], progress=False)
+    assert not failures
+    X, ok, _ = model_inputs(model, [clip], progress=False)
+    own_head = model.affect.with_listener(None)
+    n = own_head.n_columns
+    own = own_head.predict(X[:, :n], model.predict_proba(X), model.labels)[0]
+    D = listener_inputs([clip], patch_hop=listener_block(187)[1].patch_hop).X
+    emo = load_head("emomusic").predict(D)[0]
+    card = model.metadata["affect"]["listener"]
+    c0, s0 = np.array(card["own"]["centre"]), np.array(card["own"]["spread"])
+    c1, s1 = np.array(card["heads"][0]["centre"]), np.array(card["heads"][0]["spread"])
+    expected = np.clip(c0 + s0 * ((own - c0) / s0 + (emo - c1) / s1) / 2, -1, 1)
+    np.testing.assert_allclose([pred.valence, pred.arousal], expected, atol=2e-3)  # the card rounds to 4 places
 
 
 @pytest.mark.slow

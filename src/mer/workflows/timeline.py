@@ -169,9 +169,9 @@ class Window:
     arousal: float | None
     flags: list[str] = field(default_factory=list)
     quality: dict[str, float] = field(default_factory=dict)
-    #: The head's raw (unsmoothed) regression of (valence, arousal), when the model has a head;
-    #: not part of the JSON form.
-    raw_affect: tuple[float, float] | None = field(default=None, repr=False)
+    #: The head's raw (unsmoothed) linear columns (:meth:`mer.models.affect.AffectHead.regress`),
+    #: when the model has a head; not part of the JSON form.
+    raw_affect: tuple[float, ...] | None = field(default=None, repr=False)
 
     @property
     def silent(self) -> bool:
@@ -368,7 +368,7 @@ def _analyse(model: TrainedModel, t0: float, t1: float, signals: dict[int, np.nd
     probs = {lab: float(v) for lab, v in zip(model.labels, p)}
     reg = model.affect_regression(row)
     return Window(t0, t1, None, None, probs, None, None, fl, facts,
-                  raw_affect=None if reg is None else (float(reg[0, 0]), float(reg[0, 1])))
+                  raw_affect=None if reg is None else tuple(float(x) for x in reg[0]))
 
 
 def smooth_probabilities(P: np.ndarray, *, method: str = "median", width: int = 3,
