@@ -482,6 +482,7 @@ def main(argv=None) -> int:
 
     from mer.core.io import write_json, write_text
 
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     try:
         report = evaluate_vgmidi(args.vgmidi, model=args.model, window_model=args.window_model, window=args.window,
@@ -496,7 +497,7 @@ def main(argv=None) -> int:
     table = markdown(report)
     print(table)
     if args.json:
-        write_json(args.json, report | {"command": "python -m mer.study.vgmidi " + " ".join(sys.argv[1:])})
+        write_json(args.json, report | {"command": "python -m mer.study.vgmidi " + " ".join(argv)})
     if args.markdown:
         write_text(args.markdown, table + "\n")
     return 0
