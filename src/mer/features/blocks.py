@@ -34,6 +34,10 @@ def block_names(name: str, config) -> list[str]:
 LISTENER_HOP = 93
 
 
+#: The listener block's name among a model's inputs.
+LISTENER_BLOCK_NAME = "listener_dense"
+
+
 def listener_block(patch_hop: int = LISTENER_HOP) -> tuple[str, EmbeddingConfig]:
     """The input block of :mod:`mer.models.listener`'s heads: musicnn-MSD's pre-ReLU dense layer, patch mean.
 
@@ -42,4 +46,4 @@ def listener_block(patch_hop: int = LISTENER_HOP) -> tuple[str, EmbeddingConfig]
     keys are unchanged). Patches start every `patch_hop` frames, a trailing partial patch is
     dropped (Essentia's ``lastPatchMode="discard"``), a clip under 3 s is repeated to fill one.
     """
-    return "listener_dense", EmbeddingConfig(parts=("dense",), stats=("mean",), patch_hop=patch_hop)
+    return LISTENER_BLOCK_NAME, EmbeddingConfig(parts=("dense",), stats=("mean",), patch_hop=patch_hop)

@@ -149,6 +149,24 @@ class TrainedModel:
     def predict(self, X) -> np.ndarray:
         return np.asarray(self.estimator.predict(self.classifier_rows(X)))
 
+    def without_listener(self) -> "TrainedModel":
+        """This model as its classifier and mer's own valence / arousal head: a copy without the
+        listener-rated heads and their input block (the model itself when it has none).
+
+        Studies fit and score classifiers on these inputs; the heads are attached to a shipped
+        model afterwards (:mod:`mer.study.listener`).
+        """
+        if getattr(self.affect, "listener", None) is None:
+            return self
+        import copy
+
+        from mer.features.blocks import LISTENER_BLOCK_NAME
+
+        out = copy.copy(self)
+        out.inputs = [(name, cfg) for name, cfg in self.inputs if name != LISTENER_BLOCK_NAME]
+        out.affect = self.affect.with_listener(None)
+        return out
+
     def classifier_rows(self, X):
         """The columns of recipe input rows that the classifier reads: all of them, unless the rows also
         carry the listener block of the valence / arousal head (:class:`mer.models.affect.ListenerBlend`),
@@ -270,8 +288,13 @@ def set_affect_head(path: str | PathLike, head, card: dict) -> dict:
     model = load(path)
     if model.kind != "recipe":
         raise MerError(f"only recipe models take a valence / arousal head (this one is '{model.kind}')", path)
+    listener = getattr(model.affect, "listener", None)
+    if listener is not None and getattr(head, "listener", None) is None:  # the file's heads stay with it
+        head = head.with_listener(listener)
+        card = {**card, "listener": model.metadata.get("affect", {}).get("listener")}
     blob = _affect_arrays(head)
-    _load_affect(blob, model.estimator.pipeline_.named_steps["scale"].n_features_in_, path)
+    _load_affect(blob, model._arrays.n_columns if hasattr(model, "_arrays") else
+                 model.estimator.pipeline_.named_steps["scale"].n_features_in_, path)
     return _rewrite(path, {"affect": card}, {AFFECT_ARRAYS: blob})
 
 

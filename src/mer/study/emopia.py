@@ -657,8 +657,9 @@ def main(argv=None) -> int:
 def _run(args) -> int:
     from mer.workflows.predict import load_model
 
-    model = load_model(None)
-    base = model if args.level == "clips" else _window_model(model)
+    full = load_model(None)
+    model = full.without_listener()  # rows of the classifier's inputs; the shipped heads are kept in `base`
+    base = full if args.level == "clips" else _window_model(full)
     emo, preds, problems = emopia_rows(args.emopia, model, per_quadrant=args.per_quadrant, per_song=args.per_song,
                                        seed=args.seed, cache_dir=args.cache_dir, jobs=args.jobs)
     for p in problems:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mer.core.errors import MerError
-from mer.features.blocks import listener_block
+from mer.features.blocks import LISTENER_BLOCK_NAME, listener_block
 from mer.features.embeddings import PATCH_FRAMES
 
 #: The patch hop of the listener block in the shipped models: musicnn's own non-overlapping 3-s
@@ -38,13 +38,9 @@ from mer.features.embeddings import PATCH_FRAMES
 #: while hop 93 costs 0.62 instead of 0.41 CPU-s per 30-s clip.
 MODEL_HOP = PATCH_FRAMES
 
-#: The listener block's name among a model's inputs.
-LISTENER_BLOCK = listener_block(MODEL_HOP)[0]
-
-
 def classifier_inputs(inputs) -> list:
     """A model's input blocks without the listener block."""
-    return [(name, cfg) for name, cfg in (inputs or []) if name != LISTENER_BLOCK]
+    return [(name, cfg) for name, cfg in (inputs or []) if name != LISTENER_BLOCK_NAME]
 
 
 def reference_rows(model, paths, *, jobs: int = 1, cache_dir=None):

@@ -156,8 +156,8 @@ _MODELS: dict = {}
 
 
 def _model_cached(path, load_model):
-    if path not in _MODELS:
-        _MODELS[path] = load_model(path)
+    if path not in _MODELS:  # the study's rows are the classifier's inputs: no listener block
+        _MODELS[path] = load_model(path).without_listener()
     return _MODELS[path]
 
 
