@@ -232,7 +232,8 @@ def test_shipped_valence_is_the_blend_of_its_own_head_and_emomusic_on_a_real_cli
     card = model.metadata["affect"]["listener"]
     c0, s0 = np.array(card["own"]["centre"]), np.array(card["own"]["spread"])
     c1, s1 = np.array(card["heads"][0]["centre"]), np.array(card["heads"][0]["spread"])
-    expected = np.clip(c0 + s0 * ((own - c0) / s0 + (emo - c1) / s1) / 2, -1, 1)
+    zs = np.array(card["z_spread"])
+    expected = np.clip(c0 + s0 * ((own - c0) / s0 + (emo - c1) / s1) / 2 / zs, -1, 1)
     np.testing.assert_allclose([pred.valence, pred.arousal], expected, atol=2e-3)  # the card rounds to 4 places
 
 
@@ -289,11 +290,17 @@ def test_listener_blend_folds_each_head_exactly_and_averages_z_scores():
     spread = np.array([c.std(0) for c in comps])
     np.testing.assert_allclose(blend.centre, centre, atol=2e-5)
     np.testing.assert_allclose(blend.spread, spread, rtol=1e-4)
+    z_ref = np.mean([(c - centre[i]) / spread[i] for i, c in enumerate(comps)], axis=0)
+    np.testing.assert_allclose(blend.z_spread, z_ref.std(0), rtol=1e-4)
     now = [own] + [H[:, 2 * i:2 * i + 2] for i in range(2)]
-    expected = centre[0] + spread[0] * np.mean([(c - centre[i]) / spread[i] for i, c in enumerate(now)], axis=0)
-    np.testing.assert_allclose(blend.blend(own, H), expected, rtol=1e-6, atol=1e-6)
+    z = np.mean([(c - centre[i]) / spread[i] for i, c in enumerate(now)], axis=0)
+    np.testing.assert_allclose(blend.blend(own, H), centre[0] + spread[0] * z / z_ref.std(0), rtol=1e-5, atol=1e-5)
+    # on the reference clips the blend keeps mer's own centre and spread
+    ref_blend = blend.blend(own_ref, blend.heads(D_ref))
+    np.testing.assert_allclose(ref_blend.mean(0), own_ref.mean(0), atol=1e-9)
+    np.testing.assert_allclose(ref_blend.std(0), own_ref.std(0), rtol=1e-9)
     with pytest.raises(ValueError, match="inconsistent shapes"):
-        ListenerBlend(blend.weights_, blend.offsets, blend.centre[:2], blend.spread)
+        ListenerBlend(blend.weights_, blend.offsets, blend.centre[:2], blend.spread, blend.z_spread)
 
 
 def test_a_head_with_a_listener_blend_reads_the_listener_block_and_round_trips(recipe_with_head, tmp_path):

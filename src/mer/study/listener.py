@@ -108,12 +108,14 @@ def attach_listener(model_path, reference_paths, *, heads=("emomusic",), out=Non
 
 def _listener_card(heads, blend, n_reference: int, reference: str) -> dict:
     return {
-        "method": ("per axis: value = centre_0 + spread_0 * mean_i((value_i - centre_i) / spread_i) over mer's own "
-                   "head (i = 0) and each listener-rated head, centre / spread = each component's mean and standard "
-                   f"deviation over the {n_reference} {reference} clips; nothing fitted to a target"),
+        "method": ("per axis: value = centre_0 + spread_0 * mean_i((value_i - centre_i) / spread_i) / z_spread over "
+                   "mer's own head (i = 0) and each listener-rated head, centre / spread = each component's mean and "
+                   f"standard deviation over the {n_reference} {reference} clips, z_spread = the standard deviation of "
+                   "the mean z-score there (the blend keeps mer's own centre and spread); nothing fitted to a target"),
         "heads": [{**h.manifest(), "centre": blend.centre[i + 1].round(4).tolist(),
                    "spread": blend.spread[i + 1].round(4).tolist()} for i, h in enumerate(heads)],
         "own": {"centre": blend.centre[0].round(4).tolist(), "spread": blend.spread[0].round(4).tolist()},
+        "z_spread": blend.z_spread.round(4).tolist(),
         "input": f"musicnn-MSD pre-ReLU dense layer (model/dense/BiasAdd), mean over 3-s patches every {MODEL_HOP} "
                  "frames",
     }
