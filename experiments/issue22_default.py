@@ -57,7 +57,7 @@ def recipe():
 
 def fit_candidate(name, fourq, emopia, f4, fe):
     """Fit candidate `name` on the training rows of the fold pair (f4, fe)."""
-    from mer.models.routing import RoutedClassifier
+    from mer.models.routing_fit import RoutedClassifier
     from mer.study.emopia import training_rows
 
     kind, arg = CANDIDATES[name]

@@ -22,7 +22,8 @@ def test_default_model_is_shipped_small_and_self_describing():
     assert path.is_file() and path.stat().st_size < 3_000_000
     model = load_model()
     assert model.kind == "recipe" and model.labels == ("Q1", "Q2", "Q3", "Q4")
-    assert [name for name, _ in model.inputs] == [name for name, _ in DEFAULT_BLOCKS]
+    # the classifier's blocks, then the listener-rated heads' block (mer.study.listener)
+    assert [name for name, _ in model.inputs] == [name for name, _ in DEFAULT_BLOCKS] + ["listener_dense"]
     assert "research-only" in model.metadata["data_licence"]
     assert "artist-grouped" in model.metadata["cv"]["protocol"]
 
@@ -104,7 +105,7 @@ def test_update_metadata_rewrites_only_the_manifest(tmp_path):
     assert all(after[k] == before[k] for k in before if k != "manifest.json")
     assert modelfile.read_manifest(path)["metadata"]["note"] == "added later"
     back, orig = modelfile.load(path), load_model()
-    X = np.random.default_rng(0).normal(size=(3, orig.estimator.pipeline_.n_features_in_))
+    X = np.random.default_rng(0).normal(size=(3, orig.affect.n_inputs))
     np.testing.assert_array_equal(back.predict_proba(X), orig.predict_proba(X))
     assert [n for n, _ in back.inputs] == [n for n, _ in orig.inputs]
     assert not list(tmp_path.glob(".*part"))  # the atomic write left no temporary behind
@@ -136,14 +137,16 @@ def test_cli_predict_silence_gives_no_quadrant(tmp_path):
 
 
 def test_the_shipped_model_loads_under_the_current_seed_name_and_predicts_as_stored(tmp_path):
-    """default.mer was written when the recipe's seed was called `seed`; it loads as `random_state`,
-    predicts exactly what its stored pipeline predicts, and saving it again writes the new name."""
+    """The shipped model's recipes load under the current parameter names (`random_state`, formerly `seed`),
+    its plain-array probabilities equal its rebuilt scikit-learn experts', and saving it again keeps both."""
     stored = modelfile.read_manifest(default_model_path())["estimator"]["params"]
     seed = stored.get("seed", stored.get("random_state"))
     model = load_model()
-    assert model.estimator.get_params()["random_state"] == seed and "seed" not in model.estimator.get_params()
-    X = np.random.default_rng(1).normal(size=(5, model.estimator.pipeline_.n_features_in_))
-    np.testing.assert_array_equal(model.predict_proba(X), model.estimator.pipeline_.predict_proba(X))
+    experts = [getattr(model.estimator, role + "_") for role in ("general", "specialist", "gate")]
+    for est in experts:
+        assert est.get_params()["random_state"] == seed and "seed" not in est.get_params()
+    X = np.random.default_rng(1).normal(size=(5, experts[0].pipeline_.n_features_in_))
+    np.testing.assert_allclose(model.predict_proba(X), model.estimator.predict_proba(X), rtol=1e-12, atol=1e-15)
     again = modelfile.load(modelfile.save(model, tmp_path / "again.mer"))
     assert modelfile.read_manifest(tmp_path / "again.mer")["estimator"]["params"]["random_state"] == seed
     np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))

@@ -10,7 +10,8 @@ from mer.core.errors import MerError
 from mer.models import modelfile
 from mer.models.modelfile import TrainedModel
 from mer.models.recipe import EmotionClassifier
-from mer.models.routing import GATE_CLASSES, RoutedClassifier, mix
+from mer.models.routing import GATE_CLASSES, mix
+from mer.models.routing_fit import RoutedClassifier
 
 LABELS = np.array(["Q1", "Q2", "Q3", "Q4"])
 

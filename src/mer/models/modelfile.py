@@ -136,7 +136,7 @@ class TrainedModel:
     def kind(self) -> str:
         from mer.models.baselines import SummaryClassifier
         from mer.models.recipe import EmotionClassifier
-        from mer.models.routing import RoutedClassifier
+        from mer.models.routing_fit import RoutedClassifier
 
         if isinstance(self.estimator, (EmotionClassifier, RoutedClassifier)):
             return "recipe"
@@ -663,7 +663,7 @@ def _load_recipe(meta: dict, members: dict[str, bytes], path):
         return _load_emotion_classifier(meta, blob, members if blob is None else None, path)
     from sklearn.base import clone
 
-    from mer.models.routing import RoutedClassifier
+    from mer.models.routing_fit import RoutedClassifier
 
     parts = {"general": _load_emotion_classifier(meta, members[RECIPE_ARRAYS], None, path)}
     for role, name in ROUTED_ARRAYS.items():

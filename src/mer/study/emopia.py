@@ -318,7 +318,7 @@ def fit_setting(fourq: Rows, emopia: Rows, f4, fe, setting, *, estimator, level:
     """
     from sklearn.base import clone
 
-    from mer.models.routing import RoutedClassifier
+    from mer.models.routing_fit import RoutedClassifier
 
     name, w4, we = setting
     routed = name.startswith(ROUTED)
