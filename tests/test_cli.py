@@ -10,6 +10,7 @@ from tests.conftest import write_tone
 runner = CliRunner()
 
 
+@pytest.mark.real_data
 def test_info_on_real_4q(fourq_dir):
     r = runner.invoke(app, ["info", str(fourq_dir)])
     assert r.exit_code == 0, r.output
@@ -230,8 +231,8 @@ def test_predict_table_keeps_file_names_whole_on_an_80_column_terminal(tmp_path,
     r = runner.invoke(app, ["predict", *files, "-q"])
     assert r.exit_code == 0, r.output
     assert all(n in r.output for n in names), r.output  # relative to their folder, not folded
-    assert f"in {tmp_path.resolve()}" in r.output and " p ┃" in r.output and "Q4 ┃" not in r.output
+    assert f"in {tmp_path.resolve()}" in r.output and "% Q1  Q2  Q3  Q4 ┃" in r.output and "┃ Q4 ┃" not in r.output
     monkeypatch.setenv("COLUMNS", "200")
     wide = runner.invoke(app, ["predict", *files, "-q"])
     assert wide.exit_code == 0 and all(f"{q} ┃" in wide.output for q in ("Q1", "Q2", "Q3"))
-    assert " p ┃" not in wide.output
+    assert "% Q1" not in wide.output
