@@ -50,6 +50,7 @@ def test_default_model_predicts_a_synthetic_clip(tmp_path):
     assert -1 <= p.valence <= 1 and -1 <= p.arousal <= 1
 
 
+@pytest.mark.real_data
 def test_cli_predict_without_model_on_real_mp3s(fourq_dir):
     files = [sorted((fourq_dir / q).glob("*.mp3"))[0] for q in ("Q2", "Q4")]
     r = runner.invoke(app, ["predict", *map(str, files), "--format", "json", "-q"])

@@ -107,6 +107,7 @@ def test_parallel_jobs_give_the_same_features(tones, tmp_path, monkeypatch):
         assert_features_close(a, b)  # other processes, other BLAS threads
 
 
+@pytest.mark.real_data
 def test_real_4q_clip_extracts(fourq_clips):
     path = next(iter(fourq_clips.values()))
     res = extract_files([path], progress=False)

@@ -373,6 +373,7 @@ def test_truncated_files_name_the_format(tmp_path, capfd, name, codec, fmt, keep
     assert not any(n in out + err for n in DECODER_NOISE), err
 
 
+@pytest.mark.real_data
 def test_truncated_real_mp3_names_the_format(tmp_path, capfd, fourq_clips):
     p = tmp_path / "truncated.mp3"
     p.write_bytes(next(iter(fourq_clips.values())).read_bytes()[:200])

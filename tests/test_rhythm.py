@@ -56,6 +56,7 @@ def _assert_same(env: np.ndarray) -> dict:
     return got
 
 
+@pytest.mark.real_data
 def test_equal_to_librosa_on_real_clips(fourq_clips):
     """Bitwise: the same onset and beat frames, tempo and tempogram (measured: all 540 4Q clips)."""
     from mer.audio import decode as audio

@@ -120,6 +120,7 @@ print(json.dumps({{"kernel": type(librosa.util.utils._localmax).__name__}}))
 """
 
 
+@pytest.mark.real_data
 @pytest.mark.slow
 def test_descriptors_of_a_real_clip_are_bitwise_those_of_eager_kernels(tmp_path, fourq_dir):
     # librosa's kernel modules imported before mer: numba compiles them at import, as without mer
@@ -132,6 +133,7 @@ def test_descriptors_of_a_real_clip_are_bitwise_those_of_eager_kernels(tmp_path,
     assert a.tobytes() == b.tobytes()
 
 
+@pytest.mark.real_data
 def test_numpy_localmax_and_abs2_equal_librosas_on_a_real_clip(fourq_dir):
     import librosa
 

@@ -35,6 +35,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA_ROOT = Path(os.environ.get("MER_DATA", ROOT.parent / "shared" / "data"))
 FOURQ = DATA_ROOT / "4q-dev"
+
+#: Fixtures that read ../shared/data when it is there (tests/conftest.py checks the marker).
+REAL_DATA_FIXTURES = {"library_db"}
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DESKTOP = {"width": 1280, "height": 900}
@@ -279,6 +282,7 @@ def _polyline_points(pg, testid: str) -> int:
 # --------------------------------------------------------------------------- without data
 
 
+@pytest.mark.real_data
 def test_page_loads_only_from_the_server(browser, server):
     """No CDN, no third-party request: every request the page makes goes to the server itself."""
     context = browser.new_context(viewport=DESKTOP)
@@ -299,6 +303,7 @@ def test_page_loads_only_from_the_server(browser, server):
     assert {"app.js", "api.js", "circumplex.js", "analyse.js", "library.js", "playlist.js"} <= modules
 
 
+@pytest.mark.real_data
 def test_controls_are_labelled_and_views_switch(page):
     unlabelled = page.evaluate("""() => [...document.querySelectorAll('input, select, button, textarea')]
         .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
@@ -317,6 +322,7 @@ def test_controls_are_labelled_and_views_switch(page):
     assert page.get_attribute("#analyse-error", "role") == "alert"
 
 
+@pytest.mark.real_data
 def test_page_words_match_the_python_api(page):
     """The flag explanations and mood words the page shows are the library's own."""
     from mer.audio.quality import FLAG_MEANINGS
@@ -330,6 +336,7 @@ def test_page_words_match_the_python_api(page):
     assert {q: v["words"] for q, v in quadrants.items()} == {q: n.split(" (")[0] for q, n in QUADRANT_NAMES.items()}
 
 
+@pytest.mark.real_data
 def test_keyboard_alone_reaches_and_opens_the_upload_control(page, tmp_path):
     """Tab from the top of the page to the file input, open it with the space bar, upload; the API's
     error for a non-audio file is shown in words."""
@@ -357,6 +364,7 @@ def test_keyboard_alone_reaches_and_opens_the_upload_control(page, tmp_path):
     assert page.evaluate("document.activeElement.id") == "file-input"  # the keyboard user keeps their place
 
 
+@pytest.mark.real_data
 def test_dropping_a_file_on_the_zone_uploads_it(page):
     """A drop (a DataTransfer with a File, as a browser makes it) goes to the same upload."""
     with page.expect_response("**/v1/analyze") as answer:
@@ -433,6 +441,7 @@ def test_token_page_reads_the_library_and_plays_through_its_session(browser, lib
         context.close()
 
 
+@pytest.mark.real_data
 def test_phone_viewport_has_no_horizontal_scroll(browser, server, library_db):
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
     pg = context.new_page()
