@@ -658,3 +658,65 @@ def test_library_similar_action_lists_the_api_answer_and_selects(page, server, a
     page.wait_for_function(f"document.getElementById('track-details').dataset.trackId === '{shown[0]}'")
     assert page.get_attribute("#player", "src") == f"v1/tracks/{shown[0]}/audio"
     assert not page.is_visible("#track-similar-section")
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_rough_edges_details_in_view_play_all_labels_and_phone(page, server, fourq_dir, artifacts, capsys):
+    """Issue 24's page edges: details scrolled into view; "Play all"; the report in words; the axis
+    labels above the points; on a phone, names broken only at separators and a slim player bar."""
+    tracks = _get_json(server + "v1/tracks")["tracks"]
+    page.click("#nav-library")
+    page.wait_for_function("document.querySelectorAll('#library-rows tr').length === 3")
+    page.click(f"#library-rows tr[data-track-id='{tracks[0]['id']}'] button")
+    page.wait_for_selector("#track-details", state="visible")
+    # scrolled to the card: its top in the upper half of the window (it was below the fold)
+    page.wait_for_function("(() => { const top = document.getElementById('track-details').getBoundingClientRect().top;"
+                           " return top >= -1 && top < innerHeight / 2; })()", timeout=UI_MS)
+    # the axis labels are drawn after (above) every point and path, with a halo
+    order = page.eval_on_selector("#library-circumplex", "svg => [...svg.children].map(c => c.getAttribute('class'))")
+    assert order.index("axis-labels") > order.index("layer-points") and order.index("axis-labels") > order.index(
+        "layer-paths")
+    _shoot(page, artifacts, "library-details-in-view", capsys)
+
+    page.click("#nav-playlist")
+    page.fill("#pl-from", "sad")
+    page.fill("#pl-to", "happy")
+    page.fill("#pl-length", "3")
+    with page.expect_response(lambda r: r.url.endswith("/v1/playlists") and r.request.method == "POST") as answer:
+        page.click("#pl-build")
+    ids = [t["id"] for t in answer.value.json()["tracks"]]
+    assert len(ids) >= 2
+    page.wait_for_selector("#playlist-result", state="visible")
+    labels = page.eval_on_selector_all("#playlist-report dt", "ds => ds.map(d => d.textContent)")
+    assert "Tracks to the planned path (mean)" in labels and "Largest step between tracks" in labels
+    assert not [t for t in labels if "_" in t or t in ("mean waypoint distance", "n over max step")], labels
+    page.click("#playlist-play-all")
+    assert page.get_attribute("#player", "src") == f"v1/tracks/{ids[0]}/audio"
+    assert f"(1 of {len(ids)})" in page.inner_text("#now-playing")
+    page.evaluate("document.getElementById('player').dispatchEvent(new Event('ended'))")  # the first one ends
+    assert page.get_attribute("#player", "src") == f"v1/tracks/{ids[1]}/audio"
+    assert f"(2 of {len(ids)})" in page.inner_text("#now-playing")
+
+    page.set_viewport_size(PHONE)
+    page.click("#nav-library")
+    page.wait_for_selector("#library-rows tr")
+    bar = page.locator("#player-bar").bounding_box()
+    assert bar["height"] <= 0.07 * PHONE["height"], bar  # was about 10 % of the screen
+    # each name breaks only where it has a <wbr> (after _ - . / or a space): every line of the
+    # button starts at the start of one of its pieces
+    broken_inside = page.evaluate("""() => [...document.querySelectorAll('#library-rows button.link')].filter(b => {
+        const range = document.createRange();
+        const starts = new Set();
+        for (const node of b.childNodes) {
+          if (node.nodeType !== Node.TEXT_NODE || !node.length) continue;
+          range.setStart(node, 0); range.setEnd(node, 1);
+          starts.add(Math.round(range.getClientRects()[0].top));
+        }
+        range.selectNodeContents(b);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        return [...lines].some(top => !starts.has(top));
+      }).length""")
+    assert broken_inside == 0
+    _no_horizontal_scroll(page)
+    _shoot(page, artifacts, "library-phone-player", capsys)

@@ -91,7 +91,7 @@ def tracks_table(tracks, *, title: str) -> Table:
     names keep the room.
     """
     paths = [t.path for t in tracks]
-    folder = os.path.commonpath([os.path.dirname(p) for p in paths]) if len(paths) > 1 else None
+    folder = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else None
     if folder:
         title = f"{title} in {folder}"
     show_status = any(t.status != "ok" for t in tracks)
