@@ -14,10 +14,17 @@ import griffe
 ROLE = re.compile(r":(?:py:)?(?:func|class|mod|data|meth|attr|exc|obj|const):`~?([^`]+)`")
 
 
-class SphinxRoles(griffe.Extension):
-    """Rewrites the roles of every docstring when the package is loaded."""
+def _rewrite(obj) -> None:
+    if obj.docstring is not None:
+        text = ROLE.sub(r"`\1`", obj.docstring.value)
+        obj.docstring.value = re.sub(r"::\n\n", ":\n\n", text)  # an rst literal block: indented code in Markdown
+    for member in obj.members.values():
+        if not member.is_alias:
+            _rewrite(member)
 
-    def on_object(self, *, obj, **kwargs) -> None:
-        if obj.docstring is not None:
-            text = ROLE.sub(r"`\1`", obj.docstring.value)
-            obj.docstring.value = re.sub(r"::\n\n", ":\n\n", text)  # an rst literal block: indented code in Markdown
+
+class SphinxRoles(griffe.Extension):
+    """Rewrites the roles of every docstring of a package once it is loaded."""
+
+    def on_package(self, *, pkg, **kwargs) -> None:
+        _rewrite(pkg)

@@ -22,7 +22,7 @@ from pathlib import Path
 OPTIONAL_PAGES = ("vgmidi.md", "analysis.md", "recommendation.md", "beets.md")
 
 MARKER = re.compile(r"^<!-- mer:([a-z-]+) -->$", re.MULTILINE)
-HELP_COLUMNS = 100
+HELP_COLUMNS = 80
 
 
 def _prune(items, docs_dir: Path):
@@ -51,7 +51,7 @@ def on_config(config, **kwargs):
 
 
 def _cli() -> str:
-    """``mer --help`` and each command's ``--help`` as a user sees them on a 100-column terminal."""
+    """``mer --help`` and each command's ``--help`` as a user sees them on an 80-column terminal."""
     import typer
     from typer.testing import CliRunner
 
