@@ -224,6 +224,7 @@ def test_a_cached_prediction_loads_neither_torch_nor_skops_nor_sklearn(tmp_path)
     assert _modules_loaded_by(["predict", str(clip), "-q"], ("torch", "skops", "skops.io", "sklearn")) == []
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_predict_table_keeps_file_names_whole_on_an_80_column_terminal(tmp_path, monkeypatch):
     names = ["long_file_name_number_one.wav", "long_file_name_number_two.wav"]
     files = [str(write_tone(tmp_path / n, seconds=8.0, freq=f)) for n, f in zip(names, (220.0, 660.0))]

@@ -253,6 +253,7 @@ def test_patch_statistics_combine_chunks_exactly():
 @pytest.mark.parametrize("config", [E.EmbeddingConfig(), E.EmbeddingConfig(
     weights="mtt_musicnn", patch_hop=150, parts=("tags", "mean_pool"), stats=("mean", "std", "max"))],
     ids=["default", "overlapping-patches"])
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_long_track_embedding_equals_whole_track(tmp_path, config):
     from mer.audio import decode as audio
     from mer.extraction.batch import extract_file

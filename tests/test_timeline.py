@@ -47,6 +47,7 @@ def synthetic(tmp_path_factory, model):
     return path, timeline(path, model=model, window=10.0, hop=5.0, smooth="median", smooth_width=3)
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_windows_cover_the_track_in_order(synthetic):
     _path, tl = synthetic
     ws = tl.windows
@@ -209,6 +210,7 @@ def test_cli_writes_json_and_plots_of_a_medley(fourq_dir, tmp_path):
     assert b"<svg" in (out / "medley.timeline.svg").read_bytes()[:2000]
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_cli_bad_files_listed_good_one_written(tmp_path):
     from mer.apps.cli import app
 

@@ -380,6 +380,7 @@ def test_dropping_a_file_on_the_zone_uploads_it(page):
     assert answer.value.json()["error"]["message"] in page.inner_text("#analyse-error")
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_token_field_authorises_uploads(browser, web_cache, tmp_path):
     """With ``mer serve --token``, an upload without the token gets the 401 explained; with the
     token typed into the page's field, the same upload reaches the analysis (here: 415, not audio)."""
