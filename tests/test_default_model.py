@@ -64,7 +64,7 @@ def test_cli_predict_without_model_on_real_mp3s(fourq_dir):
 def test_cli_model_info_prints_the_card():
     r = runner.invoke(app, ["model-info"])
     assert r.exit_code == 0, r.output
-    assert "research-only" in r.output and "macro_f1" in r.output and "4Q" in r.output
+    assert "research-only" in r.output and "CV macro F1" in r.output and "4Q" in r.output
     assert "540 content hashes" in r.output
 
 
