@@ -1,10 +1,13 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
+# The inner loop: `make test-fast` (no slow or real-data tests); the documentation site: `make docs`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install clean
+DOCS_STAMP := $(VENV)/.installed-docs
+
+.PHONY: demo test test-fast docs install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,5 +23,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Deselects the tests marked slow (measured over a few seconds) and real_data (they read
+# ../shared/data; tests/conftest.py fails one that reads it unmarked).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not real_data" -q
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -e '.[dev,docs]'
+	touch $(DOCS_STAMP)
+
+# The site from docs/ and the docstrings into site/; a warning fails the build.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build site *.egg-info src/*.egg-info

@@ -1,8 +1,17 @@
-"""Shared fixtures. Real-data tests read ../shared/data and skip cleanly without it."""
+"""Shared fixtures, and the check that the ``real_data`` marker is complete.
+
+Real-data tests read ../shared/data and skip cleanly without it. A test that reads it
+must be marked ``real_data`` (``make test-fast`` deselects them by marker): a test using
+one of :data:`REAL_DATA_FIXTURES` (directly or through another fixture) without the
+marker fails at setup, and so does one that opens, lists or passes to a subprocess a path
+under :data:`DATA_ROOT` while it sets up or runs (an audit hook watches, see
+:func:`_audit`). ``tests/test_markers.py`` checks that both can fail.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 # One BLAS / OpenMP thread per process: the suite runs on 2 shared cores, where
@@ -18,6 +27,72 @@ import soundfile as sf  # noqa: E402
 DATA_ROOT = Path(os.environ.get("MER_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 FOURQ = DATA_ROOT / "4q-dev"
 EMOPIA = DATA_ROOT / "emopia-midi"
+
+#: Fixtures that read ../shared/data: a test whose fixture closure holds one is marked real_data.
+#: A test module adds its own in a module-level ``REAL_DATA_FIXTURES`` (e.g. one that uses real
+#: clips when they are there and synthetic ones otherwise).
+REAL_DATA_FIXTURES = frozenset({"fourq_dir", "fourq_clips"})
+
+# The real-data check. Python's audit events cover open(), os.listdir / os.scandir (and so
+# glob and Path.iterdir) and subprocess.Popen; not stat(), nor files C libraries open by
+# name (libsndfile, FFmpeg), which a test reaches only after finding the files.
+_DATA_ROOTS = tuple({os.path.abspath(DATA_ROOT), os.path.realpath(DATA_ROOT)})
+_watch = {"on": False, "reads": []}
+
+
+def _is_data_path(value) -> bool:
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        return False
+    value = os.path.abspath(value)
+    return any(value == root or value.startswith(root + os.sep) for root in _DATA_ROOTS)
+
+
+def _audit(event: str, args) -> None:
+    if not _watch["on"] or len(_watch["reads"]) > 3:
+        return
+    if event in ("open", "os.listdir", "os.scandir") and args and _is_data_path(args[0]):
+        _watch["reads"].append(f"{event} {args[0]}")
+    elif event == "subprocess.Popen" and len(args) > 1:
+        found = [a for a in (args[1] if isinstance(args[1], (list, tuple)) else [args[1]]) if _is_data_path(a)]
+        if found:
+            _watch["reads"].append(f"subprocess with {found[0]}")
+
+
+def pytest_configure(config) -> None:
+    sys.addaudithook(_audit)  # cannot be removed; inert while _watch["on"] is False
+
+
+def _unmarked_reads(item, when: str):
+    if item.get_closest_marker("real_data"):
+        return (yield)
+    _watch["on"], _watch["reads"] = True, []
+    try:
+        result = yield
+    finally:
+        _watch["on"] = False
+    if _watch["reads"]:
+        pytest.fail(f"{item.nodeid} reads ../shared/data during {when} ({'; '.join(_watch['reads'][:2])}) "
+                    "but is not marked real_data", pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    known = REAL_DATA_FIXTURES | set(getattr(getattr(item, "module", None), "REAL_DATA_FIXTURES", ()))
+    uses = sorted(known.intersection(getattr(item, "fixturenames", ())))
+    if uses and not item.get_closest_marker("real_data"):
+        pytest.fail(f"{item.nodeid} uses {', '.join(uses)} (../shared/data) but is not marked real_data",
+                    pytrace=False)
+    return (yield from _unmarked_reads(item, "setup"))  # noqa: B901
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from _unmarked_reads(item, "the test"))
 
 
 @pytest.fixture(autouse=True)

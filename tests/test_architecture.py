@@ -112,8 +112,8 @@ def test_short_entry_points_resolve_lazily():
     import sys
 
     code = ("import sys, mer; assert 'mer.workflows.timeline' not in sys.modules; "
-            "from mer.workflows.timeline import timeline; from mer.workflows.predict import load_model, predict_files; "
-            "assert (mer.timeline, mer.load_model, mer.predict_files) == (timeline, load_model, predict_files)")
+            "assert 'mer.workflows.predict' not in sys.modules and 'numpy' not in sys.modules; "
+            "assert callable(mer.timeline) and callable(mer.load_model) and callable(mer.predict_files)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     import mer

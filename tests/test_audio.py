@@ -7,6 +7,7 @@ from mer.core.errors import MerError
 from tests.conftest import write_tone
 
 
+@pytest.mark.real_data
 def test_real_4q_clips_decode_to_mono_float32_at_22050(fourq_clips):
     assert len(fourq_clips) >= 2, "expected several sample rates / channel counts in 4q-dev"
     for (native_sr, channels), path in fourq_clips.items():
@@ -18,6 +19,7 @@ def test_real_4q_clips_decode_to_mono_float32_at_22050(fourq_clips):
         assert 0.01 < np.abs(y).max() <= 1.5
 
 
+@pytest.mark.real_data
 def test_offset_and_duration_decode_only_the_excerpt(fourq_clips):
     path = next(iter(fourq_clips.values()))
     full = audio.load(path)
@@ -61,6 +63,7 @@ def test_corrupt_file(tmp_path):
         audio.load(p)
 
 
+@pytest.mark.real_data
 def test_truncated_real_mp3_is_an_error_or_shorter_audio(tmp_path, fourq_clips):
     src = next(iter(fourq_clips.values()))
     p = tmp_path / "truncated.mp3"
@@ -237,6 +240,7 @@ def test_random_bytes_named_m4a_name_the_real_cause(tmp_path):
         audio.load(p)
 
 
+@pytest.mark.real_data
 def test_real_4q_clip_reencoded_to_m4a_matches_the_mp3_decode(tmp_path, fourq_clips):
     from tests.conftest import write_encoded
 

@@ -10,6 +10,7 @@ from tests.conftest import write_tone
 runner = CliRunner()
 
 
+@pytest.mark.real_data
 def test_info_on_real_4q(fourq_dir):
     r = runner.invoke(app, ["info", str(fourq_dir)])
     assert r.exit_code == 0, r.output
@@ -223,6 +224,7 @@ def test_a_cached_prediction_loads_neither_torch_nor_skops_nor_sklearn(tmp_path)
     assert _modules_loaded_by(["predict", str(clip), "-q"], ("torch", "skops", "skops.io", "sklearn")) == []
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_predict_table_keeps_file_names_whole_on_an_80_column_terminal(tmp_path, monkeypatch):
     names = ["long_file_name_number_one.wav", "long_file_name_number_two.wav"]
     files = [str(write_tone(tmp_path / n, seconds=8.0, freq=f)) for n, f in zip(names, (220.0, 660.0))]
@@ -230,8 +232,8 @@ def test_predict_table_keeps_file_names_whole_on_an_80_column_terminal(tmp_path,
     r = runner.invoke(app, ["predict", *files, "-q"])
     assert r.exit_code == 0, r.output
     assert all(n in r.output for n in names), r.output  # relative to their folder, not folded
-    assert f"in {tmp_path.resolve()}" in r.output and " p ┃" in r.output and "Q4 ┃" not in r.output
+    assert f"in {tmp_path.resolve()}" in r.output and "% Q1  Q2  Q3  Q4 ┃" in r.output and "┃ Q4 ┃" not in r.output
     monkeypatch.setenv("COLUMNS", "200")
     wide = runner.invoke(app, ["predict", *files, "-q"])
     assert wide.exit_code == 0 and all(f"{q} ┃" in wide.output for q in ("Q1", "Q2", "Q3"))
-    assert " p ┃" not in wide.output
+    assert "% Q1" not in wide.output

@@ -9,6 +9,7 @@ from mer.core.errors import MerError
 from tests.conftest import write_tone
 
 
+@pytest.mark.real_data
 def test_real_4q_layout(fourq_dir):
     ds = datasets.load(fourq_dir)
     assert len(ds) == 540 and ds.counts() == {"Q1": 135, "Q2": 135, "Q3": 135, "Q4": 135}

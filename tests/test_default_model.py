@@ -51,6 +51,7 @@ def test_default_model_predicts_a_synthetic_clip(tmp_path):
     assert -1 <= p.valence <= 1 and -1 <= p.arousal <= 1
 
 
+@pytest.mark.real_data
 def test_cli_predict_without_model_on_real_mp3s(fourq_dir):
     files = [sorted((fourq_dir / q).glob("*.mp3"))[0] for q in ("Q2", "Q4")]
     r = runner.invoke(app, ["predict", *map(str, files), "--format", "json", "-q"])
@@ -64,7 +65,7 @@ def test_cli_predict_without_model_on_real_mp3s(fourq_dir):
 def test_cli_model_info_prints_the_card():
     r = runner.invoke(app, ["model-info"])
     assert r.exit_code == 0, r.output
-    assert "research-only" in r.output and "macro_f1" in r.output and "4Q" in r.output
+    assert "research-only" in r.output and "CV macro F1" in r.output and "4Q" in r.output
     assert "540 content hashes" in r.output
 
 

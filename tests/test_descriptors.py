@@ -208,6 +208,7 @@ def test_long_track_path_is_taken_past_the_threshold_only(tmp_path):
         D.describe_stream(iter([]), c)
 
 
+@pytest.mark.real_data
 def test_tempogram_ratio_equals_librosas(fourq_clips):
     """mer's per-frame np.interp equals librosa.feature.tempogram_ratio on real clips and a short signal."""
     import librosa
@@ -228,6 +229,7 @@ def test_tempogram_ratio_equals_librosas(fourq_clips):
         assert np.abs(got).max() > 0
 
 
+@pytest.mark.real_data
 def test_harmonic_salience_equals_librosas(fourq_clips):
     """Rows of the STFT instead of interpolation: librosa.salience's values on real clips, same argmax."""
     import librosa

@@ -198,6 +198,7 @@ def test_load_musicnn_errors(tmp_path):
         E.load_musicnn(bad)
 
 
+@pytest.mark.real_data
 def test_embedding_on_real_clip(fourq_clips, shipped):
     from mer.audio import decode as audio
 
@@ -252,6 +253,7 @@ def test_patch_statistics_combine_chunks_exactly():
 @pytest.mark.parametrize("config", [E.EmbeddingConfig(), E.EmbeddingConfig(
     weights="mtt_musicnn", patch_hop=150, parts=("tags", "mean_pool"), stats=("mean", "std", "max"))],
     ids=["default", "overlapping-patches"])
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_long_track_embedding_equals_whole_track(tmp_path, config):
     from mer.audio import decode as audio
     from mer.extraction.batch import extract_file
@@ -299,6 +301,7 @@ def test_fast_forward_equals_the_layer_by_layer_network(batch, frames):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-4 * float(b.abs().max()), err_msg=name)
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("weights", ["msd_musicnn", "mtt_musicnn"])
 def test_fast_forward_on_a_real_clip(fourq_clips, weights):
     """The shipped networks on the patches of a real 4Q clip: fast and reference paths agree.

@@ -98,6 +98,7 @@ def test_bad_files_are_reported_and_the_others_go_on(tones, tmp_path):
     assert "unsupported format" in reasons["x.doc"]
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_parallel_jobs_give_the_same_features(tones, tmp_path, monkeypatch):
     serial = extract_files(tones, progress=False)
     monkeypatch.setenv("MER_CACHE", str(tmp_path / "other-cache"))
@@ -107,6 +108,7 @@ def test_parallel_jobs_give_the_same_features(tones, tmp_path, monkeypatch):
         assert_features_close(a, b)  # other processes, other BLAS threads
 
 
+@pytest.mark.real_data
 def test_real_4q_clip_extracts(fourq_clips):
     path = next(iter(fourq_clips.values()))
     res = extract_files([path], progress=False)

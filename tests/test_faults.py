@@ -41,6 +41,7 @@ librosa.zero_crossings(y)
 """
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_parallel_first_runs_keep_the_numba_cache_consistent(tmp_path):
     """Fresh workers on an empty numba cache: each compiles into a slot of its own, twice, and it loads again."""
     from mer.extraction.batch import extract_files
@@ -111,6 +112,7 @@ def _long_wav(path: Path, seconds: float, sr: int = 44100) -> Path:
     return path
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_long_track_inputs_are_computed_in_bounded_memory(tmp_path):
     # 3 minutes: past the 2-minute threshold, so every input takes its windowed path.
     # Measured growth over the baseline: 941 MiB when descriptors and embeddings loaded the
@@ -146,6 +148,7 @@ def _feature_entries(cache: Path) -> list[Path]:
     return sorted((cache / "features").glob("*/*/*.npy"))
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 @pytest.mark.parametrize("how", ["terminal", "main-process-only", "twice"])
 def test_ctrl_c_stops_features_at_once_keeps_the_cache_and_resumes(tmp_path, how):
     """Ctrl-C during `mer features --jobs 2`: exit 130, one line, no traceback, no process left, entries valid.
@@ -373,6 +376,7 @@ def test_truncated_files_name_the_format(tmp_path, capfd, name, codec, fmt, keep
     assert not any(n in out + err for n in DECODER_NOISE), err
 
 
+@pytest.mark.real_data
 def test_truncated_real_mp3_names_the_format(tmp_path, capfd, fourq_clips):
     p = tmp_path / "truncated.mp3"
     p.write_bytes(next(iter(fourq_clips.values())).read_bytes()[:200])
@@ -554,6 +558,7 @@ def test_sigkill_while_writing_a_cache_entry_never_leaves_a_trusted_half_file(tm
     assert all(p.name.startswith(".") and p.name.endswith(".part") for p in leftovers)
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_sigkill_while_saving_a_model_never_leaves_a_damaged_model(tmp_path):
     from mer.models import modelfile
     from mer.models.baselines import SummaryClassifier

@@ -43,6 +43,7 @@ def real_clip(fourq_dir):
     return audio.load(path, offset=3.0, duration=12.0)
 
 
+@pytest.mark.real_data
 def test_rows_equal_direct_librosa_calls_on_a_real_clip(real_clip):
     y, sr = real_clip, 22050
     X = extract_reference(y)
@@ -72,6 +73,7 @@ def test_rows_equal_direct_librosa_calls_on_a_real_clip(real_clip):
     assert 40 < tempo < 250
 
 
+@pytest.mark.real_data
 def test_extract_default_method_matches_reference(real_clip):
     np.testing.assert_allclose(extract(real_clip[: 22050 * 4]), extract_reference(real_clip[: 22050 * 4]), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="unknown extraction method"):

@@ -42,6 +42,7 @@ def real_clips(fourq_dir):
     return [audio.load(paths[0])] + [audio.load(p, offset=5.0, duration=15.0) for p in paths[1:]]
 
 
+@pytest.mark.real_data
 def test_fused_equals_reference_on_real_clips(real_clips):
     for y in real_clips:
         X = assert_equal_to_reference(y)
@@ -180,6 +181,7 @@ def test_stream_gives_the_samples_of_load(tmp_path):
         assert_stream_equals_load(np.concatenate(pieces), whole)
 
 
+@pytest.mark.real_data
 def test_stream_of_a_real_mp3(fourq_clips):
     path = next(iter(fourq_clips.values()))
     assert_stream_equals_load(np.concatenate(list(audio.stream(path, block_seconds=4.0))), audio.load(path))

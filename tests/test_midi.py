@@ -100,6 +100,7 @@ def test_emopia_folder_is_detected_with_labels_and_song_groups(tmp_path):
     assert any("README.mid" in p for p in ds.problems)
 
 
+@pytest.mark.real_data
 @needs_synth
 def test_real_emopia_clip_renders(tmp_path):
     from tests.conftest import EMOPIA

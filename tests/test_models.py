@@ -114,6 +114,7 @@ def test_fixed_length_and_no_validation():
     assert est.best_epoch_ == 2 and len(est.history_) == 2 and "val_loss" not in est.history_[0]
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 @pytest.mark.parametrize("inp", ["stats", "flat"])
 def test_all_twelve_baselines_fit_and_give_probabilities(inp):
     X, y, _ = _toy(n=32, T=70)
@@ -134,6 +135,7 @@ def test_qda_refuses_dimensions_whose_covariances_would_not_fit_in_memory():
         SummaryClassifier("qda", input="flat", pool=8).fit(X, y)
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_models_learn_the_synthetic_set_above_chance(synthetic_features):
     _, _, f = synthetic_features
     seq = SequenceClassifier(arch="gru", epochs=20, lr=3e-3, batch_size=8, val_fraction=0, progress=False)

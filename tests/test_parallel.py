@@ -68,6 +68,7 @@ def test_numba_cache_slots_are_held_by_one_process_at_a_time(tmp_path):
     assert slot_c == str(tmp_path / "slot-0")
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_an_interrupt_ends_every_worker_and_cancels_the_queue():
     psutil = pytest.importorskip("psutil")
     with pytest.raises(KeyboardInterrupt):

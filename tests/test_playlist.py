@@ -331,6 +331,7 @@ def real_tracks(fourq_dir, tmp_path_factory) -> list[Track]:
                   title=meta[p.path.stem]["Title"]) for i, p in enumerate(preds)]
 
 
+@pytest.mark.real_data
 def test_playlist_over_real_clips(real_tracks, tmp_path):
     pl = plan_playlist(real_tracks, start="sad", end="happy", length=6, max_step=0.9)
     va = _va(pl.tracks)

@@ -56,6 +56,7 @@ def _assert_same(env: np.ndarray) -> dict:
     return got
 
 
+@pytest.mark.real_data
 def test_equal_to_librosa_on_real_clips(fourq_clips):
     """Bitwise: the same onset and beat frames, tempo and tempogram (measured: all 540 4Q clips)."""
     from mer.audio import decode as audio
@@ -81,6 +82,7 @@ def test_silence_and_a_short_signal_are_handled_like_librosa():
         R.beat_frames(np.ones(100, np.float32), sr=SR, hop_length=HOP, bpm=0.0)
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_peak_pick_equals_librosas_on_ties_and_plateaus():
     import librosa
 

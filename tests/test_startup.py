@@ -30,6 +30,7 @@ def test_import_mer_and_librosa_import_no_numba(tmp_path):
     assert got == {"numba": False}
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_librosa_kernels_wait_for_their_first_call_and_others_compile_at_once(tmp_path):
     code = """
 import json, sys
@@ -66,6 +67,7 @@ print(json.dumps({"before": before, "after_call": after_call, "types": types, "c
     assert got["user_gu_out"] == [1.0, 2.0, 3.0]
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_the_loop_picked_without_compiling_is_the_one_numpy_picks(tmp_path):
     """For librosa's kernels whose loops differ in dtype, the one-loop choice equals NumPy's own resolution."""
     code = """
@@ -120,6 +122,7 @@ print(json.dumps({{"kernel": type(librosa.util.utils._localmax).__name__}}))
 """
 
 
+@pytest.mark.real_data
 @pytest.mark.slow
 def test_descriptors_of_a_real_clip_are_bitwise_those_of_eager_kernels(tmp_path, fourq_dir):
     # librosa's kernel modules imported before mer: numba compiles them at import, as without mer
@@ -132,6 +135,7 @@ def test_descriptors_of_a_real_clip_are_bitwise_those_of_eager_kernels(tmp_path,
     assert a.tobytes() == b.tobytes()
 
 
+@pytest.mark.real_data
 def test_numpy_localmax_and_abs2_equal_librosas_on_a_real_clip(fourq_dir):
     import librosa
 

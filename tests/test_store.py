@@ -69,6 +69,7 @@ def test_mismatched_rows_are_an_error(tmp_path):
         write_store(tmp_path / "s", clips)
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_store_of_an_extracted_dataset_trains_a_model(synthetic_set, tmp_path):
     from mer.extraction.batch import extract_dataset
     from mer.models.sequence import SequenceClassifier

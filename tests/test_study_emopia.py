@@ -55,6 +55,7 @@ def two_domains():
     return (_domain_rows(40, 3, [0, 1, 2, 3], 0, "artist"), _domain_rows(40, 2, [4, 5, 6, 7], 1, "song"))
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_cv_scores_each_setting_on_the_right_split(two_domains):
     fourq, emo = two_domains
     pairs = study.paired_folds(fourq, emo, folds=4, repeats=1, seed=0)
@@ -179,6 +180,7 @@ def _with_windows(rows, per_clip, seed):
     return study.Rows(rows.X, rows.y, rows.groups, rows.ids, X_win, win_clip)
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_window_level_fits_on_the_training_clips_windows_and_scores_clips_by_their_mean(two_domains):
     fourq, emo = (_with_windows(r, n, s) for r, n, s in zip(two_domains, (3, 4), (2, 3)))
     f4, fe = study.paired_folds(fourq, emo, folds=4, repeats=1, seed=0)[0]

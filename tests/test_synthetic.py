@@ -193,6 +193,7 @@ def _values(measured, key, quadrants):
     return np.array([f[key] for q in quadrants for f in measured[q]])
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_high_arousal_is_faster_denser_and_louder(measured):
     for key, margin in (("onset_rate", 2.0), ("tempo", 8.0), ("log_rms", np.log(1.6)), ("onset_strength", 0.3)):
         for hi in HIGH:

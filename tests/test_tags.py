@@ -26,6 +26,9 @@ from tests.conftest import FOURQ, write_encoded
 
 SECONDS = 6
 
+#: Fixtures that read ../shared/data when it is there (tests/conftest.py checks the marker).
+REAL_DATA_FIXTURES = {"masters"}
+
 
 def _mp3s(root: Path) -> dict[str, Path]:
     """One real 4Q MP3 per quadrant; without the 4Q data, tones encoded with PyAV's LAME (skips if it has none)."""
@@ -127,6 +130,7 @@ def test_mood_words_come_from_the_quadrant_names():
         assert QUADRANT_NAMES[q].lower().startswith(word.lower())
 
 
+@pytest.mark.real_data
 def test_every_format_written_read_back_and_audio_unchanged(lib):
     before = {k: _decode(p) for k, p in lib.items()}
     mp3_frames = {k: _mp3_frames(p.read_bytes()) for k, p in lib.items() if k.endswith(".mp3")}
@@ -149,6 +153,7 @@ def test_every_format_written_read_back_and_audio_unchanged(lib):
     _no_temp_files(lib["Q1.mp3"].parent)
 
 
+@pytest.mark.real_data
 def test_fields_players_read_are_the_documented_ones(lib):
     import mutagen
 
@@ -165,6 +170,7 @@ def test_fields_players_read_are_the_documented_ones(lib):
     assert bytes(mp4["----:com.apple.iTunes:MER_MODEL"][0]) == b"default-test"
 
 
+@pytest.mark.real_data
 def test_a_users_mood_is_kept_unless_overwrite(lib):
     import mutagen
     from mutagen.id3 import ID3, TMOO
@@ -189,6 +195,7 @@ def test_a_users_mood_is_kept_unless_overwrite(lib):
     assert read_tags(lib["Q1.mp3"])["mood"] == "Happy" and read_tags(lib["clip.flac"])["mood"] == "Calm"
 
 
+@pytest.mark.real_data
 def test_mers_own_mood_is_updated_by_a_new_analysis(lib):
     write_tags([_track(lib["Q2.mp3"], 1, "Q2")])
     report = write_tags([_track(lib["Q2.mp3"], 1, "Q3", v=-0.5, a=-0.5)])
@@ -196,6 +203,7 @@ def test_mers_own_mood_is_updated_by_a_new_analysis(lib):
     assert read_tags(lib["Q2.mp3"])["mood"] == "Sad" and read_tags(lib["Q2.mp3"])["quadrant"] == "Q3"
 
 
+@pytest.mark.real_data
 def test_rerun_is_idempotent_and_keeps_the_mode(lib):
     os.chmod(lib["Q4.mp3"], 0o640)
     tracks = [_track(lib["Q4.mp3"], 1, "Q4"), _track(lib["clip.ogg"], 2, "Q4")]
@@ -207,6 +215,7 @@ def test_rerun_is_idempotent_and_keeps_the_mode(lib):
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in written} == written
 
 
+@pytest.mark.real_data
 def test_dry_run_changes_nothing_and_says_what_it_would_write(lib):
     state = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in lib.values()}
     report = write_tags([_track(p, i, "Q2") for i, p in enumerate(lib.values())], dry_run=True)
@@ -217,6 +226,7 @@ def test_dry_run_changes_nothing_and_says_what_it_would_write(lib):
     _no_temp_files(lib["Q1.mp3"].parent)
 
 
+@pytest.mark.real_data
 def test_failure_mid_write_leaves_the_original_intact(lib, monkeypatch):
     from mutagen.mp3 import MP3
 
@@ -243,6 +253,7 @@ def test_failure_mid_write_leaves_the_original_intact(lib, monkeypatch):
     _no_temp_files(victim.parent)
 
 
+@pytest.mark.real_data
 def test_failure_at_the_replace_leaves_the_original_intact(lib, monkeypatch):
     victim = lib["clip.flac"]
     original = victim.read_bytes()
@@ -258,6 +269,7 @@ def test_failure_at_the_replace_leaves_the_original_intact(lib, monkeypatch):
     _no_temp_files(victim.parent)
 
 
+@pytest.mark.real_data
 def test_a_file_changed_while_tagging_is_left_alone(lib, monkeypatch):
     victim = lib["clip.ogg"]
     real_copy = shutil.copyfile
@@ -276,6 +288,7 @@ def test_a_file_changed_while_tagging_is_left_alone(lib, monkeypatch):
     _no_temp_files(victim.parent)
 
 
+@pytest.mark.real_data
 def test_unsupported_corrupt_readonly_and_unanalysed_files_are_reported_others_go_on(lib, tmp_path):
     folder = lib["Q1.mp3"].parent
     text = folder / "notes.txt"
@@ -303,6 +316,7 @@ def test_unsupported_corrupt_readonly_and_unanalysed_files_are_reported_others_g
         read_tags(text)
 
 
+@pytest.mark.real_data
 def test_written_outcome_records_the_new_stat(lib):
     report = write_tags([_track(lib["clip.opus"], 1)])
     o = report.written[0]
@@ -311,6 +325,7 @@ def test_written_outcome_records_the_new_stat(lib):
     assert write_tags([_track(lib["clip.opus"], 1)], dry_run=True).unchanged == [str(lib["clip.opus"])]
 
 
+@pytest.mark.real_data
 def test_a_symbolic_link_stays_a_link_and_its_target_is_tagged(lib, tmp_path):
     link = tmp_path / "link.mp3"
     link.symlink_to(lib["Q1.mp3"])
@@ -344,6 +359,7 @@ def _library(db: Path, files: dict[str, Path]):
     return mid
 
 
+@pytest.mark.real_data
 def test_mer_tag_cli_dry_run_then_write_then_scan_skips(lib, tmp_path):
     from typer.testing import CliRunner
 
@@ -372,6 +388,7 @@ def test_mer_tag_cli_dry_run_then_write_then_scan_skips(lib, tmp_path):
     assert (report.found, report.analysed) == (4, 0)
 
 
+@pytest.mark.real_data
 def test_mer_tag_cli_failures_exit_3(lib, tmp_path):
     from typer.testing import CliRunner
 
@@ -387,6 +404,7 @@ def test_mer_tag_cli_failures_exit_3(lib, tmp_path):
     assert read_tags(lib["Q2.mp3"])["mood"] == "Tense"
 
 
+@pytest.mark.real_data
 def test_a_file_changed_since_its_analysis_is_skipped(lib):
     p = lib["Q2.mp3"]
     st = p.stat()

@@ -47,6 +47,7 @@ def synthetic(tmp_path_factory, model):
     return path, timeline(path, model=model, window=10.0, hop=5.0, smooth="median", smooth_width=3)
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_windows_cover_the_track_in_order(synthetic):
     _path, tl = synthetic
     ws = tl.windows
@@ -171,6 +172,7 @@ def test_signal_input_short_and_bad_settings(model):
         timeline(y, model=model)
 
 
+@pytest.mark.real_data
 def test_one_window_over_a_real_clip_equals_predict_files(fourq_clips, model):
     clip = min(fourq_clips.values())
     tl = timeline(clip, model=model, window=60.0, hop=60.0, smooth="none")
@@ -193,6 +195,7 @@ def _medley(fourq_dir, path):
     return path
 
 
+@pytest.mark.real_data
 def test_cli_writes_json_and_plots_of_a_medley(fourq_dir, tmp_path):
     from mer.apps.cli import app
 
@@ -207,6 +210,7 @@ def test_cli_writes_json_and_plots_of_a_medley(fourq_dir, tmp_path):
     assert b"<svg" in (out / "medley.timeline.svg").read_bytes()[:2000]
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_cli_bad_files_listed_good_one_written(tmp_path):
     from mer.apps.cli import app
 
@@ -262,6 +266,7 @@ def test_cli_defaults_are_the_workflow_defaults():
             params["smooth_width"].default) == (wf.DEFAULT_WINDOW, wf.DEFAULT_HOP, wf.DEFAULT_SMOOTH, wf.DEFAULT_WIDTH)
 
 
+@pytest.mark.real_data
 def test_shared_patches_pool_like_the_clip_embedding(fourq_clips, model):
     from mer.audio.decode import load
     from mer.features.embeddings import EmbeddingConfig, embed_signal

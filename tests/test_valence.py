@@ -31,6 +31,7 @@ def test_regression_metrics_separate_correlation_from_concordance():
         regression_metrics([1.0], [1.0])
 
 
+@pytest.mark.real_data
 def test_targets_follow_the_quadrants_on_real_tags(fourq_dir):
     targets = mood_targets(fourq_dir / "panda_dataset_taffc_metadata.csv", find_norms(fourq_dir))
     from mer.data.datasets import load_4q

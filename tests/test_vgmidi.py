@@ -15,6 +15,9 @@ from mer.study import vgmidi as study
 
 VGMIDI = DATA_ROOT / "vgmidi"
 
+#: Fixtures that read ../shared/data (tests/conftest.py checks that their users are marked real_data).
+REAL_DATA_FIXTURES = {"vgmidi_dir"}
+
 
 @pytest.fixture(scope="module")
 def vgmidi_dir():

@@ -35,6 +35,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA_ROOT = Path(os.environ.get("MER_DATA", ROOT.parent / "shared" / "data"))
 FOURQ = DATA_ROOT / "4q-dev"
+
+#: Fixtures that read ../shared/data when it is there (tests/conftest.py checks the marker).
+REAL_DATA_FIXTURES = {"library_db"}
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DESKTOP = {"width": 1280, "height": 900}
@@ -279,6 +282,7 @@ def _polyline_points(pg, testid: str) -> int:
 # --------------------------------------------------------------------------- without data
 
 
+@pytest.mark.real_data
 def test_page_loads_only_from_the_server(browser, server):
     """No CDN, no third-party request: every request the page makes goes to the server itself."""
     context = browser.new_context(viewport=DESKTOP)
@@ -299,6 +303,7 @@ def test_page_loads_only_from_the_server(browser, server):
     assert {"app.js", "api.js", "circumplex.js", "analyse.js", "library.js", "playlist.js"} <= modules
 
 
+@pytest.mark.real_data
 def test_controls_are_labelled_and_views_switch(page):
     unlabelled = page.evaluate("""() => [...document.querySelectorAll('input, select, button, textarea')]
         .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
@@ -317,6 +322,7 @@ def test_controls_are_labelled_and_views_switch(page):
     assert page.get_attribute("#analyse-error", "role") == "alert"
 
 
+@pytest.mark.real_data
 def test_page_words_match_the_python_api(page):
     """The flag explanations and mood words the page shows are the library's own."""
     from mer.audio.quality import FLAG_MEANINGS
@@ -330,6 +336,7 @@ def test_page_words_match_the_python_api(page):
     assert {q: v["words"] for q, v in quadrants.items()} == {q: n.split(" (")[0] for q, n in QUADRANT_NAMES.items()}
 
 
+@pytest.mark.real_data
 def test_keyboard_alone_reaches_and_opens_the_upload_control(page, tmp_path):
     """Tab from the top of the page to the file input, open it with the space bar, upload; the API's
     error for a non-audio file is shown in words."""
@@ -357,6 +364,7 @@ def test_keyboard_alone_reaches_and_opens_the_upload_control(page, tmp_path):
     assert page.evaluate("document.activeElement.id") == "file-input"  # the keyboard user keeps their place
 
 
+@pytest.mark.real_data
 def test_dropping_a_file_on_the_zone_uploads_it(page):
     """A drop (a DataTransfer with a File, as a browser makes it) goes to the same upload."""
     with page.expect_response("**/v1/analyze") as answer:
@@ -372,6 +380,7 @@ def test_dropping_a_file_on_the_zone_uploads_it(page):
     assert answer.value.json()["error"]["message"] in page.inner_text("#analyse-error")
 
 
+@pytest.mark.slow  # measured over 10 s (issue 24, --durations on 2 busy cores)
 def test_token_field_authorises_uploads(browser, web_cache, tmp_path):
     """With ``mer serve --token``, an upload without the token gets the 401 explained; with the
     token typed into the page's field, the same upload reaches the analysis (here: 415, not audio)."""
@@ -433,6 +442,7 @@ def test_token_page_reads_the_library_and_plays_through_its_session(browser, lib
         context.close()
 
 
+@pytest.mark.real_data
 def test_phone_viewport_has_no_horizontal_scroll(browser, server, library_db):
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
     pg = context.new_page()
@@ -649,3 +659,65 @@ def test_library_similar_action_lists_the_api_answer_and_selects(page, server, a
     page.wait_for_function(f"document.getElementById('track-details').dataset.trackId === '{shown[0]}'")
     assert page.get_attribute("#player", "src") == f"v1/tracks/{shown[0]}/audio"
     assert not page.is_visible("#track-similar-section")
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_rough_edges_details_in_view_play_all_labels_and_phone(page, server, fourq_dir, artifacts, capsys):
+    """Issue 24's page edges: details scrolled into view; "Play all"; the report in words; the axis
+    labels above the points; on a phone, names broken only at separators and a slim player bar."""
+    tracks = _get_json(server + "v1/tracks")["tracks"]
+    page.click("#nav-library")
+    page.wait_for_function("document.querySelectorAll('#library-rows tr').length === 3")
+    page.click(f"#library-rows tr[data-track-id='{tracks[0]['id']}'] button")
+    page.wait_for_selector("#track-details", state="visible")
+    # scrolled to the card: its top in the upper half of the window (it was below the fold)
+    page.wait_for_function("(() => { const top = document.getElementById('track-details').getBoundingClientRect().top;"
+                           " return top >= -1 && top < innerHeight / 2; })()", timeout=UI_MS)
+    # the axis labels are drawn after (above) every point and path, with a halo
+    order = page.eval_on_selector("#library-circumplex", "svg => [...svg.children].map(c => c.getAttribute('class'))")
+    assert order.index("axis-labels") > order.index("layer-points") and order.index("axis-labels") > order.index(
+        "layer-paths")
+    _shoot(page, artifacts, "library-details-in-view", capsys)
+
+    page.click("#nav-playlist")
+    page.fill("#pl-from", "sad")
+    page.fill("#pl-to", "happy")
+    page.fill("#pl-length", "3")
+    with page.expect_response(lambda r: r.url.endswith("/v1/playlists") and r.request.method == "POST") as answer:
+        page.click("#pl-build")
+    ids = [t["id"] for t in answer.value.json()["tracks"]]
+    assert len(ids) >= 2
+    page.wait_for_selector("#playlist-result", state="visible")
+    labels = page.eval_on_selector_all("#playlist-report dt", "ds => ds.map(d => d.textContent)")
+    assert "Tracks to the planned path (mean)" in labels and "Largest step between tracks" in labels
+    assert not [t for t in labels if "_" in t or t in ("mean waypoint distance", "n over max step")], labels
+    page.click("#playlist-play-all")
+    assert page.get_attribute("#player", "src") == f"v1/tracks/{ids[0]}/audio"
+    assert f"(1 of {len(ids)})" in page.inner_text("#now-playing")
+    page.evaluate("document.getElementById('player').dispatchEvent(new Event('ended'))")  # the first one ends
+    assert page.get_attribute("#player", "src") == f"v1/tracks/{ids[1]}/audio"
+    assert f"(2 of {len(ids)})" in page.inner_text("#now-playing")
+
+    page.set_viewport_size(PHONE)
+    page.click("#nav-library")
+    page.wait_for_selector("#library-rows tr")
+    bar = page.locator("#player-bar").bounding_box()
+    assert bar["height"] <= 0.07 * PHONE["height"], bar  # was about 10 % of the screen
+    # each name breaks only where it has a <wbr> (after _ - . / or a space): every line of the
+    # button starts at the start of one of its pieces
+    broken_inside = page.evaluate("""() => [...document.querySelectorAll('#library-rows button.link')].filter(b => {
+        const range = document.createRange();
+        const starts = new Set();
+        for (const node of b.childNodes) {
+          if (node.nodeType !== Node.TEXT_NODE || !node.length) continue;
+          range.setStart(node, 0); range.setEnd(node, 1);
+          starts.add(Math.round(range.getClientRects()[0].top));
+        }
+        range.selectNodeContents(b);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        return [...lines].some(top => !starts.has(top));
+      }).length""")
+    assert broken_inside == 0
+    _no_horizontal_scroll(page)
+    _shoot(page, artifacts, "library-phone-player", capsys)

@@ -321,14 +321,17 @@ def _order_clause(order: str) -> str:
 
 def _filters(*, quadrant, valence, arousal, tempo, flags, without_flags, path_glob, status) -> tuple[str, list]:
     """The WHERE clause and its arguments of :meth:`Library.tracks`."""
+    from mer.audio.quality import FLAGS  # here: `mer ls` starts without numpy when it can
+
     where: list[str] = []
     args: list = []
     for name, values, known in (("status", _as_list(status), STATUSES),
-                                ("quadrant", _as_list(quadrant), tuple(QUADRANT_COLUMNS))):
+                                ("quadrant", _as_list(quadrant), tuple(QUADRANT_COLUMNS)),
+                                ("flag", _as_list(flags) + _as_list(without_flags), FLAGS)):
         unknown = [v for v in values if v not in known]
         if unknown:
             raise MerError(f"unknown {name} {', '.join(unknown)} (use {', '.join(known)})")
-        if values:
+        if values and name != "flag":
             where.append(f"{name} IN ({', '.join('?' * len(values))})")
             args += values
     _range_clause("valence", valence, where, args)

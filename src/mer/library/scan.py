@@ -515,13 +515,11 @@ def _run(library: Library, files, roots, mid: str, *, model, jobs, scheduler, ca
                                                 timeline_options=timeline_options, jobs=jobs, scheduler=scheduler):
                 group = plan.todo[digest]
                 _store(library, report, group, result, tl, mid)
+                done += 1  # committed: counted before anything else can be interrupted
                 report.analysed += 1
                 report.copied += len(group) - 1
-                done += 1
                 advance()
-    except parallel.Interrupted:
-        raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # also an Interrupted from inside one file's analysis: its counts are not the scan's
         raise parallel.Interrupted(done, len(plan.todo)) from None
     library.end_scan(report.scan_id, report.counts())
     found = {os.path.abspath(f) for f in files}

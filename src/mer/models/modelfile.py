@@ -93,9 +93,9 @@ def _versions() -> dict:
     import sklearn
     import torch
 
-    import mer
+    from mer.core.version import __version__
 
-    return {"mer": mer.__version__, "torch": torch.__version__, "sklearn": sklearn.__version__,
+    return {"mer": __version__, "torch": torch.__version__, "sklearn": sklearn.__version__,
             "librosa": librosa.__version__, "numpy": np.__version__, "python": platform.python_version()}
 
 

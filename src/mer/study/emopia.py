@@ -30,56 +30,9 @@
    clip's quadrant is its windows' mean probability's. ``--save-model`` then refits the
    shipped window model (``window.mer``: its inputs, head, timeline defaults and card).
 
-Measured 2026-11-30 (issue 16), seed 0, 5 x 3 folds, k = 600, C = 0.01; 4Q: 540 clips of 401
-artists. Renders: TimGM6mb General MIDI piano, first 30 s. All 1,078 EMOPIA clips (387 songs;
-Q1 250, Q2 265, Q3 253, Q4 310; ``--per-quadrant 1000 --per-song 1000 --weights 0.25 0.5``,
-~14 min wall on 2 busy shared cores with ``--jobs 2``, cached afterwards)::
-
-    shipped model on 1078 EMOPIA clips: accuracy 0.306, macro-F1 0.157
-    true/pred     Q1   Q2   Q3   Q4   valence  arousal   (means, the model's affect head)
-    Q1             0    0   10  240    +0.473   -0.368
-    Q2             1    2   13  249    +0.414   -0.342
-    Q3             0    0   24  229    +0.358   -0.403
-    Q4             0    0    6  304    +0.449   -0.406
-
-    setting            4Q macro-F1    d vs 4q (p_t)   EMOPIA acc     d vs 4q (p_t)  EMOPIA F1
-    4q                 0.753 ± 0.038                  0.307 ± 0.018                 0.157 ± 0.032
-    4q+emopia          0.735 ± 0.042  -0.018 (0.095)  0.716 ± 0.032  +0.409 (0.000) 0.713 ± 0.032
-    4q+emopia w=0.25   0.753 ± 0.029  -0.000 (0.980)  0.694 ± 0.028  +0.387 (0.000) 0.689 ± 0.028
-    4q+emopia w=0.5    0.744 ± 0.032  -0.009 (0.308)  0.710 ± 0.031  +0.403 (0.000) 0.705 ± 0.030
-    emopia             0.236 ± 0.049  -0.517 (0.000)  0.678 ± 0.032  +0.371 (0.000) 0.674 ± 0.030
-
-The shipped model calls nearly every rendered piano clip calm (Q4: 94.8 % of clips; the 4Q-only
-CV models 92.5 %): on EMOPIA its arousal side is right for 0.525 of clips, chance, and mean
-valence / arousal barely move with the true quadrant. Adding EMOPIA's
-training folds teaches the piano domain (EMOPIA accuracy 0.31 -> 0.69-0.72; arousal side
-0.90, valence side 0.75-0.78) at no measurable 4Q cost with EMOPIA rows weighted 0.25-0.5
-(macro-F1 -0.000 / -0.009, p 0.98 / 0.31); at equal weight 4Q loses 0.018 (p 0.095), mostly
-Q1 F1 (0.803 -> 0.764). A model trained on EMOPIA alone reads 4Q at chance (0.236): the
-two sets do not transfer either way. Smaller subsets (at most 2 clips per song, seeded):
-60 per quadrant (240 clips, 132 songs) reach EMOPIA accuracy 0.569 ± 0.085 (equal weight;
-4Q 0.745, d -0.008) and 120 per quadrant (480 clips, 263 songs) 0.674 ± 0.049 (4Q 0.736,
-d -0.017), so more songs keep helping. Folds of the three repeats share clips: the paired
-p-values are optimistic.
-
-Windows (``--level windows --weights 0.1 0.25``, 2,691 4Q + 5,304 EMOPIA windows; clip
-figures from the windows' mean probability; 2026-11-30)::
-
-    setting                  4Q macro-F1    d vs 4q (p_t)   EMOPIA acc
-    4q                       0.752 ± 0.037                  0.304 ± 0.021
-    4q+emopia                0.714 ± 0.041  -0.038 (0.000)  0.706 ± 0.029
-    4q+emopia w=0.1          0.727 ± 0.036  -0.025 (0.001)  0.666 ± 0.027
-    4q+emopia w=0.25         0.728 ± 0.042  -0.024 (0.004)  0.689 ± 0.027
-      with --weigh-inputs:
-    4q+emopia w=0.1          0.745 ± 0.038  -0.006 (0.342)  0.650 ± 0.033   <- window.mer
-    4q+emopia w=0.25         0.737 ± 0.039  -0.014 (0.093)  0.696 ± 0.021
-
-Weighting only the logistic regression, the EMOPIA windows (two thirds of the rows) set
-the standardisation and the ANOVA-F column ranking at any weight (w = 0.05: -0.021,
-p = 0.002); ``--weigh-inputs`` (:func:`mer.models.recipe.fit_pipeline`) lets the weight
-count there too. On whole clips it does not help (w = 0.25: 4Q 0.743 ± 0.033, d -0.010
-against 4Q-only, p = 0.12, where the plain fit loses nothing; EMOPIA 0.680; a scratch script
-on the same folds), so ``default.mer`` keeps the plain fit.
+What it measured (issue 16: the shipped model on all 1,078 rendered clips, the settings
+compared under paired folds, the window-level variant): the documentation's study page
+``docs/studies/emopia.md``.
 """
 
 from __future__ import annotations

@@ -23,60 +23,22 @@ seconds, every ``hop`` seconds, gets:
   the probabilities: the head's regression gets the same running median.
 
 The default model is the shipped *window model* (``mer/resources/window.mer``,
-:func:`load_timeline_model`): the clip model's recipe (descriptors + musicnn MSD & MTT ->
-standardise -> ANOVA-F top 600 -> L2 logistic regression, C = 0.01) trained on 10-s windows
-every 5 s cut from the 540 4q-dev clips, a window inheriting its clip's label
-(``python -m mer.study.windows --jobs 2 --save-model src/mer/resources/window.mer``; figures
-in its card). Under 5-fold artist-grouped CV x 3 repeats (windows follow their clip, so
-all windows of a clip are in one fold), window-level macro-F1 0.719 +- 0.029; a clip's
-windows averaged (mean probability): clip-level macro-F1 0.752 +- 0.037, against
-0.753 +- 0.038 for the same recipe trained on whole clips on the same folds (difference
--0.001 +- 0.021; better on 5 of 15 folds). Not better, so the clip model stays the
-default of ``mer predict`` and the window model is used here.
+:func:`load_timeline_model`): the clip model's recipe trained on 10-s windows every 5 s
+of the 4q-dev clips (and rendered EMOPIA piano), a window inheriting its clip's label.
 
 Smoothing (``smooth``) is applied to the probabilities of the non-silent windows in time
 order; each row sums to 1 after it. ``"hmm"`` (default) gives each window the quadrant
 most probable under the posterior of a hidden quadrant that changes between consecutive
-windows with probability ``switch_prob`` (0.05 by default), the windows' probabilities
-taken as likelihoods (forward-backward); its reported probabilities, valence and arousal
-are the running median (posteriors of a sticky chain are nearly one-hot, which would pin
-valence / arousal to the corners). ``"median"`` is a running median of each quadrant's
-probability over ``smooth_width`` windows, renormalised, quadrant its argmax; ``"none"``
-keeps the model's output. Every window
-keeps its raw probabilities too, and the settings are in the result
+windows with probability ``switch_prob``, the windows' probabilities taken as likelihoods
+(forward-backward); its reported probabilities, valence and arousal are the running
+median. ``"median"`` is a running median of each quadrant's probability over
+``smooth_width`` windows, renormalised, quadrant its argmax; ``"none"`` keeps the model's
+output. Every window keeps its raw probabilities too, and the settings are in the result
 (``settings.smoothing``).
 
-Defaults chosen on held-out medleys (``python -m mer.study.windows``): for each of the 5
-folds of the first CV repeat, 2 sequences of 3-6 of that fold's test clips (consecutive
-quadrants differ, all artists different), each played plain and with 2-s crossfades (20
-medleys, 102 clips, 82 joins, 50 min), analysed with that fold's window model, which never
-saw them. Measured per setting: the mean share of each clip's span whose quadrant equals
-the clip's label / the window model's clip-level prediction for that clip; the distance of
-each true join to the nearest detected section boundary over the 68 joins between clips
-with different clip-level predictions (the others cannot show), median / p90 / missed
-(> 5 s); spurious boundaries (> 5 s from every join) per minute:
-
-=====================  =====  =====  ===========  ==============
-10-s windows           label  pred   joins med /  spurious / min
-                                     p90 s, missed
-=====================  =====  =====  ===========  ==============
-hop 2, none            0.689  0.832  1.9 / 4.2, 3  2.02
-hop 2, median 3        0.688  0.841  2.1 / 5.0, 6  1.25
-hop 2, median 5        0.688  0.856  2.1 / 5.0, 6  0.93
-hop 2, hmm 0.02        0.702  0.914  2.3 / 5.1, 7  0.14
-**hop 2, hmm 0.05**    0.697  0.912  2.3 / 5.1, 7  0.18
-hop 2, hmm 0.1         0.676  0.894  2.3 / 5.1, 7  0.40
-hop 5, none            0.690  0.818  2.4 / 3.9, 4  1.41
-hop 5, median 3        0.696  0.846  2.5 / 4.6, 6  0.71
-hop 5, median 5        0.697  0.856  2.5 / 6.8, 9  0.63
-hop 5, hmm 0.05        0.695  0.891  2.6 / 7.5, 13 0.24
-hop 5, hmm 0.1         0.698  0.898  2.6 / 7.5, 12 0.24
-=====================  =====  =====  ===========  ==============
-
-A 2-s hop with HMM smoothing (p = 0.05) agrees best with the clips' own predictions and
-puts a spurious boundary every 5.5 minutes instead of every 1.4 (median 3 at a 5-s hop,
-the former default), at the price of 4 more missed joins of 68 than no smoothing. A 2-s
-hop costs 2.5 times the descriptor work of a 5-s hop (``benchmarks/timeline.py``).
+How the window model and the defaults (10-s windows, 2-s hop, HMM with p = 0.05) were
+measured, on held-out medleys: the documentation's "Timeline settings" study page
+(``docs/studies/timeline.md``).
 
 Each window *owns* the part of the track nearer to its centre than to its neighbours'
 (the first from 0 s, the last to the end), so the owned spans tile the track whatever the

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from mer.apps.cli.app import app
 from mer.apps.cli.options import (
@@ -16,10 +17,11 @@ from mer.apps.cli.options import (
     Scheduler,
     Threads,
     fail,
+    finish,
     long_command,
-    report_failures,
     term,
 )
+from mer.apps.render import quadrant_text
 from mer.core.errors import MerError
 
 Db = Annotated[
@@ -57,32 +59,53 @@ def scan_command(
                       progress=not quiet)
     except MerError as exc:
         raise fail(exc)
+    earlier = len(report.failures) - report.failed
     term.out.print(f"{report.found} file(s) in {report.db}: {report.analysed} analysed, {report.skipped} unchanged, "
                    f"{report.moved} moved, {report.copied} duplicate(s) copied, {report.missing} missing, "
-                   f"{report.failed} failed now ({report.wall_s:.1f} s)", highlight=False)
-    report_failures(report.failures)
-    if report.failures:
-        raise typer.Exit(3)
+                   f"{len(report.failures)} without a result ({report.failed} failed now"
+                   + (f", {earlier} failed in an earlier scan and unchanged" if earlier > 0 else "")
+                   + f") ({report.wall_s:.1f} s)", highlight=False)
+    finish(report.failures, report.found - len(report.failures))
 
 
 def _num(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _track_cell(t, folder: str | None) -> Text:
+    """``Artist – Title`` over the file (dim) when the file is tagged, else the file; a failed track's error below."""
+    name = os.path.relpath(t.path, folder) if folder else t.path
+    heading = " – ".join(x for x in (t.artist, t.title) if x)
+    cell = Text.assemble(heading, "\n", (name, "dim")) if heading else Text(name)
+    if t.error:
+        cell.append(f"\n{_error_text(t)}", style="red")
+    return cell
+
+
 def tracks_table(tracks, *, title: str) -> Table:
-    """One row per track: id, file (relative to the tracks' common folder), quadrant, valence, arousal, tempo, flags."""
+    """One row per track: id, track (artist – title over the file), quadrant, valence, arousal, tempo.
+
+    Files are shown relative to the tracks' common folder (named in the title); a failed
+    track's error is under its file. A status column appears only when a track is not
+    ``ok``, a flags column only when a track has a flag: on an 80-column terminal the
+    names keep the room.
+    """
     paths = [t.path for t in tracks]
-    folder = os.path.commonpath([os.path.dirname(p) for p in paths]) if len(paths) > 1 else None
+    folder = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else None
     if folder:
         title = f"{title} in {folder}"
+    show_status = any(t.status != "ok" for t in tracks)
+    show_flags = any(t.flags for t in tracks)
+    columns = ("id", "track", *(("status",) if show_status else ()), "quadrant", "valence", "arousal", "tempo",
+               *(("flags",) if show_flags else ()))
     table = Table(title=title)
-    for col in ("id", "file", "status", "quadrant", "valence", "arousal", "tempo", "flags / error"):
+    for col in columns:
         table.add_column(col, justify="right" if col in ("id", "valence", "arousal", "tempo") else "left",
-                         overflow="fold", no_wrap=col not in ("file", "flags / error"))
+                         overflow="fold", no_wrap=col not in ("track", "flags"))
     for t in tracks:
-        table.add_row(str(t.id), os.path.relpath(t.path, folder) if folder else t.path, t.status, t.quadrant or "-",
-                      _num(t.valence, "+.3f"), _num(t.arousal, "+.3f"), _num(t.tempo_bpm, ".0f"),
-                      ", ".join(t.flags) or _error_text(t))
+        row = [str(t.id), _track_cell(t, folder), *((t.status,) if show_status else ()), quadrant_text(t.quadrant),
+               _num(t.valence, "+.3f"), _num(t.arousal, "+.3f"), _num(t.tempo_bpm, ".0f")]
+        table.add_row(*row, *((", ".join(t.flags),) if show_flags else ()))
     return table
 
 

@@ -15,6 +15,7 @@ from mer.apps.cli.options import (
     Quiet,
     Threads,
     fail,
+    finish,
     long_command,
     report_failures,
     term,
@@ -23,6 +24,7 @@ from mer.apps.render import (
     FORMATS,
     cv_table,
     flag_legend,
+    model_card,
     metrics_tables,
     predictions_table,
     predictions_text,
@@ -80,7 +82,7 @@ def train(
 @long_command
 def evaluate(
     data: Annotated[str, typer.Option("--data", "-d", help="Labelled data: folder, CSV manifest or 'synthetic'.")],
-    model: Annotated[Optional[Path], typer.Argument(help="A trained model (.mer) [default: the shipped model].")] = None,
+    model: Annotated[Optional[Path], typer.Argument(help="A trained model (.mer); default: the shipped model.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the metrics as JSON here.")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the confusion matrix as a picture (PNG).")] = None,
     jobs: Jobs = 1,
@@ -139,11 +141,11 @@ def evaluate(
 
 @app.command("model-info")
 def model_info(
-    model: Annotated[Optional[Path], typer.Argument(help="A trained model (.mer) [default: the shipped model].")] = None,
+    model: Annotated[Optional[Path], typer.Argument(help="A trained model (.mer); default: the shipped model.")] = None,
 ) -> None:
     """The model's card: recipe, training data, CV metrics, versions and licence of its data."""
     # Reads the manifest only: no estimator is rebuilt, so neither torch nor skops is imported.
-    from mer.models.modelfile import TRAINING_HASHES, default_model_path, read_manifest
+    from mer.models.modelfile import default_model_path, read_manifest
 
     try:
         if model is None:
@@ -153,35 +155,12 @@ def model_info(
         manifest = read_manifest(model)
     except MerError as exc:
         raise fail(exc)
-    meta = manifest.get("metadata", {})
     table = Table(title=f"model: {manifest.get('name', '?')} ({manifest.get('kind', '?')})", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
-    table.add_row("labels", ", ".join(map(str, manifest.get("labels", []))))
-    for key in ("data", "n_clips", "recipe", "cv", "data_licence", "saved"):
-        if key in meta:
-            value = meta[key]
-            if isinstance(value, dict):
-                value = "; ".join(f"{k}: {v}" for k, v in value.items())
-            table.add_row(key, str(value))
-    if isinstance(meta.get("affect"), dict):
-        table.add_row("valence / arousal", _affect_summary(meta["affect"]))
-    if meta.get(TRAINING_HASHES):
-        table.add_row("training clips", f"{len(meta[TRAINING_HASHES])} content hashes (mer evaluate warns on overlap)")
-    table.add_row("versions", ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()))
+    for field, value in model_card(manifest):
+        table.add_row(field, value)
     term.out.print(table)
-
-
-def _affect_summary(affect: dict) -> str:
-    """One line of a model card's valence / arousal head: blend weights and the CV figures of what ships."""
-    weights = affect.get("weights", {})
-    parts = [f"head: w * ridge + (1 - w) * probability difference, w = "
-             + ", ".join(f"{axis} {w:g}" for axis, w in weights.items())]
-    for axis, rule in affect.get("rule", {}).items():
-        fig = affect.get("cv_figures", {}).get(axis, {}).get(rule, {})
-        if fig:
-            parts.append(f"{axis} r {fig.get('r')}, CCC {fig.get('ccc')}")
-    return "; ".join(parts)
 
 
 @app.command()
@@ -215,13 +194,11 @@ def predict(
     except MerError as exc:
         raise fail(exc)
     failures += bad
-    if fmt == "table":
+    if fmt == "table" and preds:
         term.out.print(predictions_table(preds, trained.labels, title=f"{trained.name}: {len(preds)} file(s)",
                                          width=term.out.width))
         for line in flag_legend(preds):
             term.out.print(line, highlight=False)
-    else:
+    elif fmt != "table":
         print(predictions_text(preds, trained.labels, fmt), end="")
-    report_failures(failures)
-    if failures:
-        raise typer.Exit(3)
+    finish(failures, len(preds))

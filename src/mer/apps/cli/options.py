@@ -1,7 +1,8 @@
 """What every `mer` command shares: option types, the terminal, one-line errors, failure lists, Ctrl-C.
 
-Exit codes: 0 success; 1 a fatal error (one line on stderr); 3 the command finished but
-some files failed (listed at the end); 130 interrupted (Ctrl-C).
+Exit codes: 0 success; 1 a fatal error (one line on stderr), or every file failed (listed,
+then one line); 3 the command finished but some files failed (listed at the end); 130
+interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -47,6 +48,18 @@ def report_failures(failures) -> None:
     term.err.print(f"[bold yellow]{len(failures)} file(s) failed:[/]")
     for _, reason in failures:
         term.err.print(f"  {reason}", highlight=False, soft_wrap=True)
+
+
+def finish(failures, n_done: int) -> None:
+    """End a batch command: list `failures`; exit 1 when nothing was done, 3 when some failed.
+
+    `n_done` counts the files that gave a result (predicted, analysed, written).
+    """
+    report_failures(failures)
+    if failures and not n_done:
+        raise fail(MerError(f"no result: all {len(failures)} file(s) failed"))
+    if failures:
+        raise typer.Exit(3)
 
 
 def _checked_cache_dir(value: Optional[Path]) -> Optional[Path]:

@@ -12,11 +12,12 @@ from mer.apps.cli.options import (
     Quiet,
     Threads,
     fail,
+    finish,
     long_command,
     report_failures,
     term,
 )
-from mer.apps.render import timeline_csv
+from mer.apps.render import timeline_csv, timeline_summary
 from mer.core.errors import MerError
 
 # the defaults of mer.workflows.timeline.timeline (DEFAULT_*), repeated here so that the command line
@@ -30,7 +31,8 @@ DEFAULT_SWITCH_PROB = 0.05
 TIMELINE_FORMATS = ("json", "csv")
 
 
-def _one(path: Path, trained, out: Path, fmt: str, plot: bool, settings: dict, quiet: bool) -> list[Path]:
+def _one(path: Path, trained, out: Path, fmt: str, plot: bool, settings: dict, quiet: bool
+         ) -> tuple[dict, list[Path]]:
     from mer.audio.decode import duration
     from mer.core.io import write_json, write_text
     from mer.core.progress import progress_bar
@@ -50,7 +52,7 @@ def _one(path: Path, trained, out: Path, fmt: str, plot: bool, settings: dict, q
         for ext in ("png", "svg"):
             written.append(out / f"{path.stem}.timeline.{ext}")
             plot_timeline(tl, written[-1])
-    return written
+    return tl, written
 
 
 @app.command("timeline")
@@ -102,13 +104,14 @@ def timeline_command(
         raise fail(exc)
     settings = {"window": window, "hop": hop, "smooth": smooth, "smooth_width": smooth_width,
                 "switch_prob": switch_prob}
+    done = 0
     for path in files:
         try:
-            written = _one(path, trained, out, fmt, plot, settings, quiet)
+            tl, written = _one(path, trained, out, fmt, plot, settings, quiet)
         except MerError as exc:
             failures.append((path, str(exc.with_path(path))))
             continue
-        term.out.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
-    report_failures(failures)
-    if failures:
-        raise typer.Exit(3)
+        done += 1
+        term.out.print(f"{path.name}: {timeline_summary(tl)}", highlight=False)
+        term.out.print(f"  wrote {', '.join(str(p) for p in written)}", highlight=False)
+    finish(failures, done)

@@ -60,6 +60,7 @@ export class Circumplex {
       points: svgEl("g", { class: "layer-points" }, svg),
       marks: svgEl("g", { class: "layer-marks" }, svg),
     };
+    this.#axisLabels();
     if (onPick) {
       svg.addEventListener("click", (ev) => {
         const [v, a] = this.eventToVA(ev);
@@ -112,6 +113,11 @@ export class Circumplex {
       svgEl("tspan", { class: "q-code" }, t).textContent = `${q} `;
       svgEl("tspan", {}, t).textContent = QUADRANTS[q].words;
     }
+  }
+
+  /** The axes' labels, above every layer (with a halo) so that no point or path hides them. */
+  #axisLabels() {
+    const g = svgEl("g", { class: "axis-labels", "aria-hidden": "true" }, this.svg);
     const axis = (x, y, text, anchor) =>
       (svgEl("text", { x, y, "text-anchor": anchor, class: "axis-label" }, g).textContent = text);
     axis(SIZE - PAD - 4, MID - 6, "valence +1", "end");

@@ -121,9 +121,10 @@ function row(track) {
   const tr = h("tr", { attrs: { "data-track-id": track.id, "data-quadrant": track.quadrant ?? "" } });
   const name = h("td", { cls: "track-cell" });
   const button = h("button", {
-    cls: "link", text: trackName(track),
+    cls: "link",
     attrs: { type: "button", "data-testid": "track-play", "aria-label": `Play ${trackName(track)}` },
   });
+  button.append(...breakable(trackName(track)));
   button.addEventListener("click", (ev) => {
     ev.stopPropagation();
     select(track);
@@ -143,6 +144,15 @@ function row(track) {
   );
   tr.addEventListener("click", () => select(track)); // the whole row, for the mouse
   return tr;
+}
+
+/** `text` as nodes with a line-break opportunity (<wbr>) after each _ - . / and space: a
+ * narrow column breaks "Q1_MT0000082187.mp3" after "Q1_", not inside the number. */
+function breakable(text) {
+  const nodes = [];
+  for (const part of text.split(/(?<=[_\-./ ])/)) nodes.push(part, h("wbr"));
+  nodes.pop();
+  return nodes;
 }
 
 function scatter() {
@@ -256,4 +266,7 @@ function details(track) {
     dl.append(div);
   }
   card.hidden = false;
+  // the card is below the table and the circumplex: bring it into view, or a click seems to do nothing
+  const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  card.scrollIntoView({ block: "start", behavior: smooth ? "smooth" : "auto" });
 }

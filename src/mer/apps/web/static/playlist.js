@@ -4,7 +4,7 @@
 
 import { ApiError, request } from "./api.js";
 import { Circumplex, QUADRANTS } from "./circumplex.js";
-import { play } from "./player.js";
+import { play, playAll } from "./player.js";
 import { badge, clearError, h, showError, signed, trackName } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
@@ -19,7 +19,7 @@ export const MOOD_WORDS = {
 const CENTRES = { Q1: [0.5, 0.5], Q2: [-0.5, 0.5], Q3: [-0.5, -0.5], Q4: [0.5, -0.5] };
 const POINT = /^\s*([-+]?\d*\.?\d+)\s*,\s*([-+]?\d*\.?\d+)\s*$/;
 
-const state = { circumplex: null, blobUrl: null, built: false };
+const state = { circumplex: null, blobUrl: null, built: false, tracks: [] };
 
 export function initPlaylist() {
   state.circumplex = new Circumplex($("playlist-circumplex"), { onPick: pick });
@@ -28,6 +28,7 @@ export function initPlaylist() {
     ev.preventDefault();
     build();
   });
+  $("playlist-play-all").addEventListener("click", () => playAll(state.tracks));
   preview();
 }
 
@@ -159,6 +160,8 @@ function render(playlist) {
   });
   const list = $("playlist-tracks");
   list.replaceChildren(...playlist.tracks.map(item));
+  state.tracks = playlist.tracks;
+  $("playlist-play-all").disabled = playlist.tracks.length === 0;
   report(playlist.report || {});
   $("playlist-result").hidden = false;
 }
@@ -193,9 +196,23 @@ function short(value) {
   return typeof value === "object" ? null : String(value);
 }
 
-/** The report's entries a listener cares about, in this order (all of them if none of these is there). */
-const REPORT_KEYS = ["requested_length", "length", "start_distance", "end_distance", "mean_waypoint_distance",
-  "mean_step", "largest_step", "mean_join", "largest_join", "max_step", "n_over_max_step", "notes"];
+/** The report's entries a listener cares about, in this order, with their labels (every entry, by its
+ * key, if none of these is there). Distances are on the valence / arousal plane, each axis in [-1, 1]. */
+const REPORT_LABELS = {
+  requested_length: "Tracks asked for",
+  length: "Tracks found",
+  start_distance: "First track to the start mood",
+  end_distance: "Last track to the end mood",
+  mean_waypoint_distance: "Tracks to the planned path (mean)",
+  mean_step: "Step between tracks (mean)",
+  largest_step: "Largest step between tracks",
+  mean_join: "Closing → next opening (mean)",
+  largest_join: "Closing → next opening (largest)",
+  max_step: "Step limit",
+  n_over_max_step: "Steps over the limit",
+  notes: "Notes",
+};
+const REPORT_KEYS = Object.keys(REPORT_LABELS);
 
 /** The playlist's report: one line per entry (numbers rounded, lists joined). */
 function report(entries) {
@@ -207,7 +224,7 @@ function report(entries) {
     const text = short(value);
     if (text === null) continue;
     const div = h("div");
-    div.append(h("dt", { text: key.replaceAll("_", " ") }), h("dd", { text }));
+    div.append(h("dt", { text: REPORT_LABELS[key] ?? key.replaceAll("_", " ") }), h("dd", { text }));
     dl.append(div);
   }
 }
