@@ -122,3 +122,13 @@ def test_all_zero_windows_are_described_once():
     assert descriptors._describe_zeros.cache_info().misses == 2  # two 30-s windows, then the 40-s rest
     d30, d40 = (descriptors.describe(np.zeros(s * c.sr, np.float32), c).astype(np.float64) for s in (30, 40))
     assert np.allclose(got, (60 * d30 + 40 * d40) / 100, rtol=1e-6, atol=1e-6)
+
+
+def test_silent_window_facts_are_measures():
+    from mer.audio.quality import QualityConfig, measure
+    from mer.workflows.timeline import _facts
+
+    q = QualityConfig()
+    for n in (q.sr * 10, 100):  # a window, and one shorter than a frame
+        y = np.zeros(n, np.float32)
+        assert np.array_equal(_facts(y, q), measure(y, q))

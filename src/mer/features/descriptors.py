@@ -952,10 +952,13 @@ class WindowCutter:
         self.held.append(np.asarray(block, dtype=np.float32))
         self.n_held += len(block)
         out = []
+        if 2 * (self.n_held - self.w) < self.w:
+            return out
+        y, start = np.concatenate(self.held), 0  # once per block: a long block is not copied per window
         while 2 * (self.n_held - self.w) >= self.w:  # window [0, w) stands alone once w / 2 samples follow
-            y = np.concatenate(self.held)
-            out.append((self._describe(y[: self.w]), self.w / self.c.sr))
-            self.held, self.n_held = [y[self.w:]], self.n_held - self.w
+            out.append((self._describe(y[start: start + self.w]), self.w / self.c.sr))
+            start, self.n_held = start + self.w, self.n_held - self.w
+        self.held = [y[start:]]
         return out
 
     def finish(self) -> tuple[np.ndarray, float]:

@@ -110,7 +110,7 @@ from pathlib import Path
 import numpy as np
 
 from mer.audio import decode as audio
-from mer.audio.quality import Meter, QualityConfig, facts_dict, flags, measure
+from mer.audio.quality import FLOOR_DBFS, Meter, QualityConfig, facts_dict, flags, measure
 from mer.audio.windows import settled, window_spans
 from mer.core.cache import FeatureCache, file_digest
 from mer.core.errors import MerError
@@ -370,9 +370,16 @@ def window_inputs(model: TrainedModel, signals: dict[int, np.ndarray], *, shared
     return np.concatenate(parts).astype(np.float32)[None, :]
 
 
+def _facts(y: np.ndarray, qconfig: QualityConfig) -> np.ndarray:
+    """:func:`mer.audio.quality.measure` of a window; digital silence without the frame analysis (the same facts)."""
+    if y.size and not y.any():
+        return np.array([y.size / qconfig.sr, FLOOR_DBFS, 1.0, 0.0])
+    return measure(y, qconfig)
+
+
 def _analyse(model: TrainedModel, t0: float, t1: float, signals: dict[int, np.ndarray],
              qconfig: QualityConfig, shared: PatchOutputs | None) -> Window:
-    facts = facts_dict(measure(signals[qconfig.sr], qconfig))
+    facts = facts_dict(_facts(signals[qconfig.sr], qconfig))
     fl = flags(facts, qconfig)
     if "silent" in fl:
         return Window(t0, t1, None, None, None, None, None, fl, facts)
