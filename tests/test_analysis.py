@@ -53,7 +53,8 @@ def test_scan_timeline_and_service_give_the_same_timeline(fourq_dir, tmp_path):
     from mer.apps.service import create_app
 
     (tmp_path / "uploads").mkdir()
-    with TestClient(create_app(temp_dir=tmp_path / "uploads")) as client:
+    # a generous timeout: a safety net only (the default 300 s was hit at a load average of 25 on 2 cores)
+    with TestClient(create_app(temp_dir=tmp_path / "uploads", timeout_s=1800)) as client:
         r = client.post("/v1/analyze", files={"file": (clip.name, clip.read_bytes(), "audio/mpeg")})
     assert r.status_code == 200, r.text
     served = r.json()["timeline"]
