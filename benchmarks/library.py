@@ -1,7 +1,21 @@
-"""`mer scan` throughput on real 4Q clips, and query latency of a 100,000-track library.
+"""`mer scan` throughput on real 4Q clips, query latency of a 100,000-track library, and the cost of analysis.
 
     python benchmarks/library.py [--clips 6] [--jobs 1 2] [--rows 100000] [--repeats 30]
                                  [--data ../shared/data/4q-dev] [--skip-scan] [--skip-queries]
+    python benchmarks/library.py --cost [--tracks 3] [--minutes 4] [--baseline ../main/src]
+                                 [--long-minutes 60] [--silent-hours 2]
+
+Cost (``--cost``, :func:`analysis_cost`): `--tracks` real-length tracks of `--minutes`
+each are built in a temporary folder by concatenating real 4Q clips (mono FLAC, never in
+the repository) and analysed as ``mer scan`` analyses a file
+(:func:`mer.library.scan.analyse_file`: the track's answer, its default timeline, tempo,
+loudness, tags), one thread, an empty feature cache, in a fresh process per code base:
+this checkout's and, side by side in the same run, `--baseline`'s (another checkout's
+``src``, e.g. ``main``). The models are loaded and one 30-s clip analysed first, untimed.
+It prints CPU-s per minute of audio, the ratio, and the projection for 10,000 tracks of
+`--minutes` on two cores (two ``--jobs``). Then this checkout alone: the peak RSS of a
+process analysing one `--long-minutes` track, and the wall / CPU time of ``mer scan``
+(:func:`mer.library.scan.scan`) of a silent file of `--silent-hours`.
 
 Scan: `--clips` real 4Q clips (:func:`_common.spread_clips`) are copied to a temporary
 folder (never the repository) and scanned into a fresh library with an empty feature
@@ -132,6 +146,110 @@ def query_latency(rows: int, repeats: int) -> None:
         print(f"{'track(id), one connection':<42} {1:>6} {p50:>8.2f} {p95:>8.2f} {p95 / p50:>8.2f}")
 
 
+def _child(argv: list[str]) -> None:
+    """In a fresh process whose ``sys.path`` starts at the code base measured: one JSON line of figures."""
+    import json
+    import resource
+
+    what, *paths = argv
+    from mer.library.scan import _model, analyse_file, scan
+
+    if what == "silent":
+        t0, c0 = time.perf_counter(), time.process_time()
+        report = scan([paths[0]], db=Path(paths[1]), progress=False)
+        print(json.dumps({"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+                          "analysed": report.analysed, "failed": report.failed}))
+        return
+    model = _model(None)
+    analyse_file(paths[0], model=model)  # warm-up: lazy imports, compiled kernels, first model calls
+    cpu = []
+    for p in paths[1:]:
+        t0 = time.process_time()
+        result, _ = analyse_file(p, model=model)
+        assert result["status"] == "ok", result
+        cpu.append(time.process_time() - t0)
+    print(json.dumps({"cpu_s": cpu, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def _build_track(clips: list[Path], path: Path, minutes: float, sr: int = 44100) -> float:
+    """Concatenate real clips (cycling) into a mono FLAC of about `minutes`; its length in minutes."""
+    import soundfile as sf
+
+    from mer.audio.decode import load
+
+    parts, total, i = [], 0, 0
+    while total < minutes * 60 * sr:
+        y = load(clips[i % len(clips)], sr=sr)
+        parts.append(y)
+        total += len(y)
+        i += 1
+    sf.write(str(path), np.concatenate(parts)[: int(minutes * 60 * sr)], sr, subtype="PCM_16")
+    return min(total, minutes * 60 * sr) / sr / 60
+
+
+def _run_child(src: Path, args: list[str], cache: Path, timeout: float | None = None) -> dict | None:
+    import json
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(src), "MER_CACHE": str(cache), "OMP_NUM_THREADS": "1",
+           "MER_THREADS": "1"}
+    try:
+        out = subprocess.run([sys.executable, __file__, "--child", *args], env=env, capture_output=True, text=True,
+                             timeout=timeout, check=True)
+    except subprocess.TimeoutExpired:
+        return None
+    except subprocess.CalledProcessError as exc:
+        raise SystemExit(f"child failed ({src}):\n{exc.stderr[-3000:]}") from None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def analysis_cost(args) -> None:
+    """See the module docstring (``--cost``)."""
+    this = Path(__file__).resolve().parents[1] / "src"
+    clips = spread_clips(args.data, 24)
+    with tempfile.TemporaryDirectory(prefix="mer-cost-") as tmp:
+        tracks = [Path(tmp) / f"track{i}.flac" for i in range(args.tracks)]
+        minutes = [_build_track(clips[i * 8:] + clips[: i * 8], t, args.minutes) for i, t in enumerate(tracks)]
+        if tracks:
+            _side_by_side(args, this, tracks, minutes, clips[0], Path(tmp))
+        if args.long_minutes:
+            long = Path(tmp) / "long.flac"
+            _build_track(clips, long, args.long_minutes)
+            res = _run_child(this, ["cost", str(clips[0]), str(long)], Path(tmp) / "cache-long")
+            print(f"{args.long_minutes:g}-min track: {res['cpu_s'][0] / args.long_minutes:.2f} CPU-s/min, "
+                  f"peak RSS {res['peak_rss_mib']:.0f} MiB", flush=True)
+        if args.silent_hours:
+            _silent_scan(this, Path(tmp), args.silent_hours)
+
+
+def _side_by_side(args, this: Path, tracks: list[Path], minutes: list[float], warm: Path, tmp: Path) -> None:
+    """CPU-s per minute of audio of this checkout and the baseline, each in a fresh process."""
+    print(f"{len(tracks)} tracks of {args.minutes} min (real 4Q clips concatenated), one thread, empty cache")
+    print(f"{'code':>10} {'CPU-s/min':>10} {'vs baseline':>12} {'10k tracks, 2 cores (h)':>24}")
+    bases = [("this", this)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
+    per_min = {}
+    for name, src in bases:
+        res = _run_child(src, ["cost", str(warm), *map(str, tracks)], tmp / f"cache-{name}")
+        per_min[name] = sum(res["cpu_s"]) / sum(minutes)
+    for name, _ in bases:
+        ratio = per_min[name] / per_min.get("baseline", per_min[name])
+        hours = per_min[name] * args.minutes * 10_000 / 2 / 3600
+        print(f"{name:>10} {per_min[name]:>10.2f} {ratio:>12.2f} {hours:>24.1f}", flush=True)
+
+
+def _silent_scan(src: Path, tmp: Path, hours: float, sr: int = 44100) -> None:
+    import soundfile as sf
+
+    folder = tmp / "silent"
+    folder.mkdir()
+    with sf.SoundFile(str(folder / "silence.flac"), "w", sr, 1, "PCM_16") as f:
+        for _ in range(int(hours * 60)):
+            f.write(np.zeros(60 * sr, np.int16))
+    res = _run_child(src, ["silent", str(folder), str(tmp / "silent.db")], tmp / "cache-silent")
+    print(f"mer scan of a {hours:g}-hour silent FLAC: {res['wall_s']:.1f} s wall, {res['cpu_s']:.1f} CPU-s "
+          f"(analysed {res['analysed']}, failed {res['failed']})", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", type=int, default=6, help="real clips scanned (default 6)")
@@ -141,7 +259,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the 4Q dataset folder")
     ap.add_argument("--skip-scan", action="store_true")
     ap.add_argument("--skip-queries", action="store_true")
+    ap.add_argument("--cost", action="store_true", help="the cost of analysis instead (see the docstring)")
+    ap.add_argument("--tracks", type=int, default=3)
+    ap.add_argument("--minutes", type=float, default=4.0)
+    ap.add_argument("--baseline", type=Path, help="another checkout's src folder, measured side by side")
+    ap.add_argument("--long-minutes", type=float, default=60.0, help="0: skip the long track")
+    ap.add_argument("--silent-hours", type=float, default=2.0, help="0: skip the silent file")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        _child(argv[1:])
+        return 0
     args = ap.parse_args(argv)
+    if args.cost:
+        analysis_cost(args)
+        return 0
     if not args.skip_scan:
         clips = spread_clips(args.data, args.clips)
         if clips:

@@ -123,11 +123,9 @@ def test_scan_stores_every_file_once_with_real_results(scanned):
         assert ok["copies/q1a-copy.mp3"][key] == ok["rock/q1a.mp3"][key]
     assert (ok["classical/q3a.flac"]["artist"], ok["classical/q3a.flac"]["title"]) == ("Test Artist", "Test Title")
     # a model without a tempo descriptor: librosa's beat tracker gives the tempo
-    from types import SimpleNamespace
+    from mer.library.scan import _beat_tempo
 
-    from mer.library.scan import _tempo
-
-    assert 30 < _tempo(SimpleNamespace(kind="sequence"), tree / "jazz" / "q2b.m4a", None) < 300
+    assert 30 < _beat_tempo(tree / "jazz" / "q2b.m4a") < 300
     # the stored prediction is mer.workflows.predict's for that file
     (pred,), _ = predict_files(load_model(), [tree / "jazz" / "q2b.m4a"], progress=False)
     assert ok["jazz/q2b.m4a"]["valence"] == pytest.approx(pred.valence, abs=TOL)

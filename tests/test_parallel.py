@@ -126,3 +126,20 @@ def test_the_exit_wakeup_of_an_ended_pool_ignores_a_closed_pipe():
     finally:
         wakeup._writer = real_writer
         executor.shutdown(wait=True)
+
+
+def test_commands_default_to_one_thread_per_process_and_passive_openmp(monkeypatch):
+    """Without --threads a command runs one thread per process (parallelism from --jobs), OpenMP passive."""
+    import importlib
+
+    import mer.apps.cli
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    importlib.reload(mer.apps.cli)
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # an explicit choice is kept
+    parallel.quiet_openmp()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    with parallel.cli_run(None):
+        assert parallel.thread_budget() == parallel.DEFAULT_THREADS == 1
+        assert parallel.threads_per_worker(4) == 1

@@ -109,7 +109,7 @@ def _dbfs(rms):
     return np.maximum(20.0 * np.log10(np.maximum(rms, 1e-12)), FLOOR_DBFS)
 
 
-class _Meter:
+class Meter:
     """Accumulates the facts over consecutive blocks of one signal, in memory bounded by a block.
 
     Frames are the complete ``frame_length`` windows at every ``hop_length`` (no padding),
@@ -167,7 +167,7 @@ def measure(y: np.ndarray, config: QualityConfig | None = None) -> np.ndarray:
         :data:`FACTS`: duration in s, overall RMS level in dBFS, share of RMS frames
         below ``silence_dbfs`` (0..1), share of samples with ``|x| >= clip_level`` (0..1).
     """
-    meter = _Meter(config or QualityConfig())
+    meter = Meter(config or QualityConfig())
     meter.add(y)
     return meter.facts()
 
@@ -176,7 +176,7 @@ def measure_long_file(path, config: QualityConfig | None = None) -> np.ndarray:
     """:func:`measure` of a file decoded block by block (:func:`mer.audio.decode.stream`): the same
     facts as the whole signal gives, in memory that does not grow with the file's length."""
     config = config or QualityConfig()
-    meter = _Meter(config)
+    meter = Meter(config)
     for block in audio.stream(path, sr=config.sr):
         meter.add(block)
     return meter.facts()

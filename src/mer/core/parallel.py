@@ -2,11 +2,15 @@
 
 Three things every long command needs, in one place:
 
-* **Threads.** A run has a budget of CPU threads (``--threads``, default: the cores
-  this process may run on, :func:`available_cores`). With ``jobs`` worker processes
-  each worker gets ``budget // jobs`` threads for BLAS, OpenMP and torch, set before
-  those libraries start their pools, so ``jobs`` workers never run ``jobs x cores``
-  spinning threads.
+* **Threads.** A command has a budget of CPU threads (``--threads``, default
+  :data:`DEFAULT_THREADS` = 1: parallelism comes from ``--jobs`` worker processes).
+  With ``jobs`` worker processes each worker gets ``budget // jobs`` threads (at least
+  one) for BLAS, OpenMP and torch, set before those libraries start their pools, so
+  ``jobs`` workers never run ``jobs x cores`` spinning threads. OpenMP's idle threads
+  sleep instead of spinning (:func:`quiet_openmp`, ``OMP_WAIT_POLICY=PASSIVE``, set by
+  the command line before torch loads). Measured under load (one busy process per
+  core, ``python benchmarks/threads.py``): the former default (a thread per core)
+  cost several times the CPU of one thread for the same work.
 * **Compiled-code cache.** librosa's numba functions are compiled once and cached on
   disk. numba's cache is not safe for concurrent writers: two processes compiling the
   same function at once give the index of one and the machine code of the other, and
@@ -40,8 +44,20 @@ from typing import Callable, Iterable, Iterator
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                    "NUMEXPR_NUM_THREADS")
 
+#: Threads of a command's budget when ``--threads`` is not given: one per process.
+DEFAULT_THREADS = 1
+
 #: Seconds a worker gets to exit after SIGTERM before it is killed.
 TERMINATE_GRACE_S = 1.0
+
+
+def quiet_openmp() -> None:
+    """``OMP_WAIT_POLICY=PASSIVE`` unless set: idle OpenMP threads sleep instead of spinning.
+
+    Read once, when the OpenMP runtime loads (with torch): call before. An explicit
+    setting in the environment is kept.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def available_cores() -> int:
@@ -421,11 +437,11 @@ def interrupt_once() -> Iterator[None]:
 def cli_run(threads: int | None) -> Iterator[None]:
     """Everything a long CLI command sets up, undone after (so in-process callers see no change).
 
-    The thread budget (`threads`, default :func:`available_cores`) applies to this process
+    The thread budget (`threads`, default :data:`DEFAULT_THREADS`) applies to this process
     and is split across worker processes; the process gets its own numba cache slot and
     the allocator tuning; SIGINT is handled by :func:`interrupt_once`.
     """
-    budget = threads or available_cores()
+    budget = threads or DEFAULT_THREADS
     previous = _budget
     tune_malloc()
     claim_numba_cache()

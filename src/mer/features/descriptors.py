@@ -923,21 +923,78 @@ def window_descriptors(blocks: Iterable[np.ndarray], config: DescriptorConfig | 
     MerError
         As :func:`describe` (e.g. a signal shorter than one analysis frame).
     """
-    c = config or DescriptorConfig()
-    w = max(c.n_fft, int(round(window_seconds * c.sr)))
-    held: list[np.ndarray] = []
-    n_held = 0
+    cutter = WindowCutter(config, window_seconds=window_seconds)
     for block in blocks:
-        held.append(np.asarray(block, dtype=np.float32))
-        n_held += len(block)
-        # window [0, w) of what is held stands alone once at least w / 2 samples follow it
-        while 2 * (n_held - w) >= w:
-            y = np.concatenate(held)
-            yield describe(y[:w], c), w / c.sr
-            held, n_held = [y[w:]], n_held - w
-    if not held:
-        raise MerError("zero-length audio (no samples)")
-    yield describe(np.concatenate(held), c), n_held / c.sr
+        yield from cutter.add(block)
+    yield cutter.finish()
+
+
+class WindowCutter:
+    """:func:`window_descriptors` fed block by block (push): what a single pass over a stream needs.
+
+    :meth:`add` returns the windows a block completes, :meth:`finish` the last one; the
+    windows, their lengths and their descriptors are those of :func:`window_descriptors`.
+    An all-zero window (digital silence) is described once per length and reused: the
+    same vector, at no cost (a 2-hour silent file has 240 of them).
+    """
+
+    def __init__(self, config: DescriptorConfig | None = None, *, window_seconds: float = WINDOW_SECONDS):
+        self.c = config or DescriptorConfig()
+        self.w = max(self.c.n_fft, int(round(window_seconds * self.c.sr)))
+        self.held: list[np.ndarray] = []
+        self.n_held = 0
+
+    def _describe(self, y: np.ndarray) -> np.ndarray:
+        return _describe_zeros(len(y), self.c) if not y.any() else describe(y, self.c)
+
+    def add(self, block: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Take the next samples; the (descriptors, seconds) of every window they complete."""
+        self.held.append(np.asarray(block, dtype=np.float32))
+        self.n_held += len(block)
+        out = []
+        if 2 * (self.n_held - self.w) < self.w:
+            return out
+        y, start = np.concatenate(self.held), 0  # once per block: a long block is not copied per window
+        while 2 * (self.n_held - self.w) >= self.w:  # window [0, w) stands alone once w / 2 samples follow
+            out.append((self._describe(y[start: start + self.w]), self.w / self.c.sr))
+            start, self.n_held = start + self.w, self.n_held - self.w
+        self.held = [y[start:]]
+        return out
+
+    def finish(self) -> tuple[np.ndarray, float]:
+        """The last window (the rest, or the whole signal when it is under 1.5 windows)."""
+        if not self.held or not self.n_held:
+            raise MerError("zero-length audio (no samples)")
+        return self._describe(np.concatenate(self.held)), self.n_held / self.c.sr
+
+
+@functools.lru_cache(maxsize=4)
+def _describe_zeros(n: int, c: DescriptorConfig) -> np.ndarray:
+    v = describe(np.zeros(n, np.float32), c)
+    v.setflags(write=False)
+    return v
+
+
+class StreamDescriptors:
+    """:func:`describe_stream` fed block by block: :meth:`add` each block, then :meth:`result`."""
+
+    def __init__(self, config: DescriptorConfig | None = None, *, window_seconds: float = WINDOW_SECONDS):
+        self.cutter = WindowCutter(config, window_seconds=window_seconds)
+        self.total, self.seconds = None, 0.0
+
+    def _take(self, vec: np.ndarray, dur: float) -> None:
+        part = dur * vec.astype(np.float64)  # summed in float64: hundreds of windows
+        self.total = part if self.total is None else self.total + part
+        self.seconds += dur
+
+    def add(self, block: np.ndarray) -> None:
+        for vec, dur in self.cutter.add(block):
+            self._take(vec, dur)
+
+    def result(self) -> np.ndarray:
+        """The duration-weighted mean of the windows' descriptors, shape (n_features,), float32."""
+        self._take(*self.cutter.finish())
+        return (self.total / self.seconds).astype(np.float32)
 
 
 def describe_stream(blocks: Iterable[np.ndarray], config: DescriptorConfig | None = None, *,
@@ -962,12 +1019,10 @@ def describe_stream(blocks: Iterable[np.ndarray], config: DescriptorConfig | Non
     -------
     np.ndarray, shape (DescriptorSpec.n_features,), float32
     """
-    total, seconds = None, 0.0
-    for vec, dur in window_descriptors(blocks, config, window_seconds=window_seconds):
-        part = dur * vec.astype(np.float64)  # summed in float64: hundreds of windows
-        total = part if total is None else total + part
-        seconds += dur
-    return (total / seconds).astype(np.float32)
+    acc = StreamDescriptors(config, window_seconds=window_seconds)
+    for block in blocks:
+        acc.add(block)
+    return acc.result()
 
 
 def describe_long_file(path, config: DescriptorConfig | None = None, *,

@@ -67,29 +67,39 @@ def content_hash(path: str | PathLike) -> str:
 
 
 def model_id(model_path: str | PathLike | None = None) -> str:
-    """``<model name>@<first 12 hex digits of the model file's BLAKE2b>``: what the library records per track.
+    """``<clip model name>@<12 hex digits>+<window model name>@<12 hex digits>``: what the library records per track.
 
-    The name alone does not tell two trainings of one recipe apart; the file's bytes do.
+    Each part is a model's name and the first 12 hex digits of its file's BLAKE2b: the name
+    alone does not tell two trainings of one recipe apart; the file's bytes do. The track's
+    answer comes from the clip model (`model_path`, default the shipped one), its timeline
+    from the shipped window model (:func:`mer.workflows.analysis.load_models`), so a
+    change of either analyses the library again.
     """
     from mer.models.modelfile import read_manifest
     from mer.workflows.predict import default_model_path
 
-    path = Path(model_path) if model_path is not None else default_model_path()
-    if not path.is_file():
-        raise MerError("no such model file", path)
-    return f"{read_manifest(path).get('name', path.stem)}@{content_hash(path)[:12]}"
+    from mer.workflows.timeline import timeline_model_path
+
+    def one(path: Path) -> str:
+        if not path.is_file():
+            raise MerError("no such model file", path)
+        return f"{read_manifest(path).get('name', path.stem)}@{content_hash(path)[:12]}"
+
+    clip = one(Path(model_path) if model_path is not None else default_model_path())
+    return clip if not timeline_model_path().is_file() else f"{clip}+{one(timeline_model_path())}"
 
 
 _models: dict = {}
 
 
 def _model(model_path: str | PathLike | None):
-    """The model at `model_path` (None: the shipped one), loaded once per process."""
-    from mer.workflows.predict import load_model
+    """The analysis models (:class:`mer.workflows.analysis.Models`): the clip model at `model_path`
+    (None: the shipped one) and the shipped window model, loaded once per process."""
+    from mer.workflows.analysis import load_models
 
     key = None if model_path is None else str(model_path)
     if key not in _models:
-        _models[key] = load_model(model_path)
+        _models[key] = load_models(model_path)
     return _models[key]
 
 
@@ -114,20 +124,8 @@ def file_tags(path: str | PathLike) -> dict[str, str | None]:
     return out
 
 
-def _tempo(model, path: Path, cache_dir) -> float | None:
-    """Tempo in BPM: the model's own descriptor column where it reads one (cached), else librosa's beat tracker."""
-    from mer.features.blocks import block_names
-    from mer.features.descriptors import DescriptorConfig
-    from mer.workflows.predict import model_inputs
-
-    if model.kind == "recipe":
-        names = [n for name, config in model.inputs for n in block_names(name, config)]
-        wanted = [f"{name}:{TEMPO_COLUMN}" for name, config in model.inputs if isinstance(config, DescriptorConfig)]
-        if wanted and wanted[0] in names:
-            X, ok, failures = model_inputs(model, [path], cache_dir=cache_dir, progress=False)
-            if failures:
-                raise MerError(failures[0][1])
-            return float(X[0][names.index(wanted[0])])
+def _beat_tempo(path: Path) -> float:
+    """Tempo in BPM from librosa's beat tracker (a clip model without a tempo column)."""
     import librosa
 
     from mer.audio.decode import load
@@ -136,32 +134,32 @@ def _tempo(model, path: Path, cache_dir) -> float | None:
     return float(tempo[0] if hasattr(tempo, "__len__") else tempo)
 
 
-def _measured(model, path: Path, cache_dir, timeline_options: dict) -> dict:
-    """The stored columns of one file's analysis (:data:`mer.library.db.RESULT_COLUMNS`), plus ``"timeline"``."""
-    from mer.workflows.predict import predict_files
-    from mer.workflows.timeline import timeline
+def _measured(models, path: Path, cache_dir, timeline_options: dict) -> dict:
+    """The stored columns of one file's analysis (:data:`mer.library.db.RESULT_COLUMNS`), plus ``"timeline"``.
 
-    preds, failures = predict_files(model, [path], cache_dir=cache_dir, progress=False)
-    if failures:
-        raise MerError(failures[0][1])
-    pred = preds[0]
+    One pass (:func:`mer.workflows.analysis.analyse`): the clip model's answer, the window
+    model's timeline (the one ``mer timeline`` writes) and the tempo of the track's descriptors.
+    """
+    from mer.workflows.analysis import analyse
+
+    result = analyse(path, models=models, cache_dir=cache_dir, **timeline_options)
+    pred, tl = result.prediction, result.timeline.to_dict()
     probs = pred.probabilities or {}
     quality = pred.quality or {}
-    tl = timeline(path, model=model, **timeline_options).to_dict() if model.kind == "recipe" else None
-    summary = tl["summary"] if tl else None
-    opening, closing = (summary or {}).get("opening") or {}, (summary or {}).get("closing") or {}
-    result = {
+    summary = tl["summary"]
+    opening, closing = summary.get("opening") or {}, summary.get("closing") or {}
+    tempo = result.tempo_bpm if result.tempo_bpm is not None or "silent" in pred.flags else _beat_tempo(path)
+    out = {
         "status": "ok", "quadrant": pred.quadrant,
         **{f"p_{q.lower()}": probs.get(q) for q in ("Q1", "Q2", "Q3", "Q4")},
         "valence": pred.valence, "arousal": pred.arousal, "flags": list(pred.flags),
-        "tempo_bpm": None if "silent" in pred.flags else _tempo(model, path, cache_dir),
-        "loudness_db": quality.get("rms_dbfs"), "duration_s": quality.get("duration_s"),
+        "tempo_bpm": tempo, "loudness_db": quality.get("rms_dbfs"), "duration_s": quality.get("duration_s"),
         "opening_valence": opening.get("valence"), "opening_arousal": opening.get("arousal"),
         "closing_valence": closing.get("valence"), "closing_arousal": closing.get("arousal"),
         "summary": summary, "error": None, "timeline": tl,
     }
-    result["vector"] = track_vector(path, result, cache_dir=cache_dir)
-    return result
+    out["vector"] = track_vector(path, out, cache_dir=cache_dir)
+    return out
 
 
 def analyse_file(path: str | PathLike, *, model, cache_dir: str | PathLike | None = None,
@@ -171,10 +169,10 @@ def analyse_file(path: str | PathLike, *, model, cache_dir: str | PathLike | Non
     Parameters
     ----------
     path : str or PathLike
-    model : TrainedModel
-        :func:`mer.workflows.predict.load_model`'s result.
+    model : Models
+        :func:`mer.workflows.analysis.load_models`'s result (clip and window model).
     cache_dir : path, optional
-        Feature cache root of the prediction.
+        Feature cache root for the musicnn patch outputs (:func:`mer.workflows.analysis.analyse`).
     timeline_options : dict, optional
         Keyword arguments of :func:`mer.workflows.timeline.timeline` (``window``, ``hop``...);
         default its own defaults.

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mer.audio import decode as audio
+from mer.audio.windows import window_spans
 from mer.core.cache import FeatureCache, file_digest
 from mer.features.embeddings import MUSICNN_SR, EmbeddingConfig
 from mer.features.patch_stream import stream_patch_outputs
@@ -76,19 +77,11 @@ def rows_key(model: TrainedModel, *, window: float, hop: float) -> RowsKey:
 
 
 def clip_spans(duration: float, *, window: float, hop: float) -> list[tuple[float, float]]:
-    """Windows of a clip for training: every `hop` s while they fit, the last one ending at the end.
+    """Windows of a clip for training: :func:`mer.audio.windows.window_spans`, the rule timelines read by.
 
     A 30-s clip with 10-s windows every 5 s: 0-10, 5-15, 10-20, 15-25, 20.06-30.06.
     """
-    if duration <= window:
-        return [(0.0, duration)]
-    starts = [k * hop for k in range(int((duration - window) // hop) + 1)]
-    if starts[-1] + window < duration:  # end at the clip's end: move a last window that is nearly there
-        if duration - window - starts[-1] < hop / 2:
-            starts[-1] = duration - window
-        else:
-            starts.append(duration - window)
-    return [(float(s), float(s) + window) for s in starts]
+    return window_spans(duration, window=window, hop=hop)
 
 
 def signal_rows(model: TrainedModel, y: np.ndarray, sr: int, spans, *, y16: np.ndarray | None = None) -> np.ndarray:

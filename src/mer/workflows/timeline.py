@@ -1,7 +1,9 @@
 """Emotion over time: a trained model applied to overlapping windows of a whole track.
 
 A track is decoded block by block (:func:`mer.audio.decode.stream`), once per sample rate
-the model reads, so memory stays bounded however long the track is. The expensive work is
+the model reads, so memory stays bounded however long the track is. The pass over a track
+(:func:`patch_pass`, :func:`signal_pass`) is shared with :func:`mer.workflows.analysis.analyse`,
+which adds the track's answer from the same decodes. The expensive work is
 shared by overlapping windows: a first pass over the 16-kHz stream computes the musicnn
 outputs of every 3-s patch of the track once, for both models of the recipe's inputs
 (:func:`mer.features.patch_stream.stream_patch_outputs`, one log-mel per patch for both);
@@ -27,18 +29,28 @@ The default model is the shipped *window model* (``mer/resources/window.mer``,
 of the 4q-dev clips (and rendered EMOPIA piano), a window inheriting its clip's label.
 
 Smoothing (``smooth``) is applied to the probabilities of the non-silent windows in time
-order; each row sums to 1 after it. ``"hmm"`` (default) gives each window the quadrant
-most probable under the posterior of a hidden quadrant that changes between consecutive
-windows with probability ``switch_prob``, the windows' probabilities taken as likelihoods
-(forward-backward); its reported probabilities, valence and arousal are the running
-median. ``"median"`` is a running median of each quadrant's probability over
-``smooth_width`` windows, renormalised, quadrant its argmax; ``"none"`` keeps the model's
-output. Every window keeps its raw probabilities too, and the settings are in the result
-(``settings.smoothing``).
+order; each row sums to 1 after it, and a window's quadrant is always the argmax of the
+probabilities it reports. ``"hmm"`` (default) reports the posterior marginals of a hidden
+quadrant that changes between consecutive windows with probability ``switch_prob`` (0.05
+by default), the windows' probabilities taken as likelihoods (forward-backward), and their
+argmax as the quadrant; its valence and arousal come from the running median of the
+probabilities (and of the head's regression) over ``smooth_width`` windows: posteriors of
+a sticky chain are nearly one-hot, which would pin valence / arousal to the corners.
+(Before, the probabilities reported were that running median too, and in 4-17 % of
+windows their argmax was not the quadrant reported.) ``"median"`` is a running median of
+each quadrant's probability over ``smooth_width`` windows, renormalised, quadrant its
+argmax; ``"none"`` keeps the model's output. Every window keeps its raw probabilities
+too, and the settings are in the result (``settings.smoothing``).
 
 How the window model and the defaults (10-s windows, 2-s hop, HMM with p = 0.05) were
 measured, on held-out medleys: the documentation's "Timeline settings" study page
 (``docs/studies/timeline.md``).
+
+Windows lie where :func:`mer.audio.windows.window_spans` puts them, the rule the window
+model's training windows follow (:func:`mer.study.windows.clip_spans`): every ``hop`` s
+while they fit, and a last window ending at the track's end that replaces the last regular
+one when it would start less than ``hop / 2`` after it (before, timelines always added it:
+a 30.06-s clip got 12 windows at a 2-s hop, the last two 0.06 s apart; now 11).
 
 Each window *owns* the part of the track nearer to its centre than to its neighbours'
 (the first from 0 s, the last to the end), so the owned spans tile the track whatever the
@@ -52,6 +64,7 @@ what ``mer timeline`` writes as JSON; its keys are listed in :data:`SCHEMA_KEYS`
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -61,12 +74,14 @@ from pathlib import Path
 import numpy as np
 
 from mer.audio import decode as audio
-from mer.audio.quality import QualityConfig, facts_dict, flags, measure
+from mer.audio.quality import FLOOR_DBFS, Meter, QualityConfig, facts_dict, flags, measure
+from mer.audio.windows import settled, window_spans
+from mer.core.cache import FeatureCache, file_digest
 from mer.core.errors import MerError
 from mer.core.labels import QUADRANTS, valence_arousal
-from mer.features.descriptors import DescriptorConfig, describe
+from mer.features.descriptors import DescriptorConfig, StreamDescriptors, describe
 from mer.features.embeddings import EmbeddingConfig, embed_signal
-from mer.features.patch_stream import PatchOutputs, stream_patch_outputs
+from mer.features.patch_stream import PatchOutputs, patch_centres, stream_patch_outputs
 from mer.models.modelfile import TrainedModel
 
 #: Version tag of :meth:`Timeline.to_dict`; bumped when a key changes meaning or goes away.
@@ -249,28 +264,28 @@ def _windows(streams: dict[int, Iterable[np.ndarray]], primary: int, window: flo
              ) -> Iterator[tuple[float, float, dict[int, np.ndarray]]]:
     """``(start_s, end_s, {sr: samples})`` of every window, the streams read only as far as needed.
 
-    Windows start every `hop` s while they fit; when the track does not end at a window's
-    end, one more window of `window` s ends exactly at the end of the track (the `primary`
-    stream's). A track shorter than one window is one window.
+    The windows of :func:`mer.audio.windows.window_spans` for the `primary` stream's
+    length, which is known only at its end: a regular window is given as soon as the
+    stream is long enough for it to be :func:`~mer.audio.windows.settled`, the rest
+    once the stream ends.
     """
     bufs = {sr: _Buffer(blocks, sr) for sr, blocks in streams.items()}
     main = bufs[primary]
-    k, last_end = 0, 0.0
+    k = 0
     while True:
         t0, t1 = k * hop, k * hop + window
+        need = t1 + hop / 2
         for b in bufs.values():
-            b.fill_to(round(t1 * b.sr))
-        if main.end >= round(t1 * primary):
-            yield t0, t1, {sr: b.take(t0, t1) for sr, b in bufs.items()}
-            for b in bufs.values():  # the window just given is the earliest a final window can reach back to
-                b.drop_before(t0)
-            k, last_end = k + 1, t1
-            continue
-        duration = main.end / primary
-        if k == 0 or main.end > round(last_end * primary):  # compared in samples: no float rounding
-            t0 = max(0.0, duration - window)
-            yield t0, duration, {sr: b.take(t0, duration + 1.0) for sr, b in bufs.items()}
-        return
+            b.fill_to(round(need * b.sr) + 1)  # + 1: `settled` then never fails for rounding
+        if not settled(k, main.end / primary, window=window, hop=hop):
+            break
+        yield t0, t1, {sr: b.take(t0, t1) for sr, b in bufs.items()}
+        for b in bufs.values():  # the window just given is the earliest a final window can reach back to
+            b.drop_before(t0)
+        k += 1
+    duration = main.end / primary
+    for t0, t1 in window_spans(duration, window=window, hop=hop)[k:]:
+        yield t0, t1, {sr: b.take(t0, t1 + (1.0 if t1 >= duration else 0.0)) for sr, b in bufs.items()}
 
 
 def _signal_streams(y: np.ndarray, sr: int, rates: Iterable[int]) -> dict[int, list[np.ndarray]]:
@@ -319,9 +334,16 @@ def window_inputs(model: TrainedModel, signals: dict[int, np.ndarray], *, shared
     return np.concatenate(parts).astype(np.float32)[None, :]
 
 
+def _facts(y: np.ndarray, qconfig: QualityConfig) -> np.ndarray:
+    """:func:`mer.audio.quality.measure` of a window; digital silence without the frame analysis (the same facts)."""
+    if y.size and not y.any():
+        return np.array([y.size / qconfig.sr, FLOOR_DBFS, 1.0, 0.0])
+    return measure(y, qconfig)
+
+
 def _analyse(model: TrainedModel, t0: float, t1: float, signals: dict[int, np.ndarray],
              qconfig: QualityConfig, shared: PatchOutputs | None) -> Window:
-    facts = facts_dict(measure(signals[qconfig.sr], qconfig))
+    facts = facts_dict(_facts(signals[qconfig.sr], qconfig))
     fl = flags(facts, qconfig)
     if "silent" in fl:
         return Window(t0, t1, None, None, None, None, None, fl, facts)
@@ -393,10 +415,10 @@ def apply_smoothing(windows: list[Window], labels: tuple[str, ...], *, method: s
                     switch_prob: float = 0.1, affect=None) -> None:
     """Set each non-silent window's smoothed probabilities, quadrant, valence and arousal from its raw ones.
 
-    With ``"hmm"`` the quadrant is the argmax of the HMM posterior, while the probabilities
-    (and so valence and arousal) are the running median of `width` windows: posteriors of a
-    sticky chain are nearly one-hot after a few windows, which would pin valence and arousal
-    to the quadrants' corners.
+    With ``"hmm"`` the probabilities reported are the HMM posterior and the quadrant its
+    argmax, while valence and arousal come from the running median of `width` windows:
+    posteriors of a sticky chain are nearly one-hot after a few windows, which would pin
+    valence and arousal to the quadrants' corners.
 
     `affect`, the model's valence / arousal head (:class:`mer.models.affect.AffectHead`):
     valence and arousal are then its blend of the windows' ``raw_affect`` regression, given
@@ -414,8 +436,8 @@ def apply_smoothing(windows: list[Window], labels: tuple[str, ...], *, method: s
         if any(w.raw_affect is None for w in live):
             raise MerError("windows without the head's regression (raw_affect) cannot be smoothed with a head")
         VA = affect.combine(_running_median(np.array([w.raw_affect for w in live]), method, width), S, labels)
-    for w, row, q, (v, a) in zip(live, S, Q, VA):
-        w.probabilities = {lab: float(x) for lab, x in zip(labels, row)}
+    for w, q, (v, a) in zip(live, Q, VA):  # the quadrant is the argmax of the probabilities reported
+        w.probabilities = {lab: float(x) for lab, x in zip(labels, q)}
         w.quadrant = labels[int(np.argmax(q))]
         w.valence, w.arousal = float(v), float(a)
 
@@ -538,7 +560,7 @@ def summarise(windows: list[Window], secs: list[Section], duration: float, *,
 # ---------------------------------------------------------------------------
 
 
-def _check(model: TrainedModel, window: float, hop: float, smooth: str, smooth_width: int,
+def check_settings(model: TrainedModel, window: float, hop: float, smooth: str, smooth_width: int,
            switch_prob: float) -> None:
     if model.kind != "recipe" or not model.inputs:
         raise MerError(f"timelines need a model reading per-clip inputs (a recipe model); {model.name} is a "
@@ -587,21 +609,106 @@ def _streams(source, sr: int | None, rates: Iterable[int]) -> dict[int, Iterable
     return {r: audio.stream(Path(source), sr=r) for r in rates}
 
 
-def _analyse_all(model: TrainedModel, source, sr: int | None, qconfig: QualityConfig, window: float,
-                 hop: float, progress: Callable[[int], None] | None) -> list[Window]:
-    """Every window of the track, unsmoothed: musicnn patches once (a 16-kHz pass), then the windows."""
-    shared_configs = [c for _, c in model.inputs if isinstance(c, EmbeddingConfig)]
-    shared = None
-    if shared_configs:
-        (blocks,) = _streams(source, sr, [shared_configs[0].sr]).values()
-        shared = stream_patch_outputs(blocks, shared_configs)
-    rates = sorted({qconfig.sr} | {c.sr for _, c in model.inputs if not isinstance(c, EmbeddingConfig)})
+# ---------------------------------------------------------------------------
+# The pass over a track (shared with mer.workflows.analysis)
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class TrackSinks:
+    """What the signal pass measured of the whole track."""
+
+    meter: Meter
+    descriptors: dict = field(default_factory=dict)  # DescriptorConfig -> StreamDescriptors
+
+
+def embedding_configs(models: Iterable[TrainedModel]) -> list[EmbeddingConfig]:
+    return list(dict.fromkeys(c for m in models for _, c in m.inputs if isinstance(c, EmbeddingConfig)))
+
+
+@dataclass(frozen=True)
+class PatchKey:
+    """Cache key of one musicnn config's per-patch outputs ((n_patches, width) float32 per file)."""
+
+    config: EmbeddingConfig
+
+    def key(self) -> str:
+        return hashlib.sha256(f"patches/1:{self.config.key()}".encode()).hexdigest()[:16]
+
+
+def patch_pass(source, sr: int | None, configs: list[EmbeddingConfig], cache_dir, cache: bool
+                ) -> PatchOutputs | None:
+    """Every 3-s patch's outputs of each musicnn config, from one 16-kHz decode (None: no config).
+
+    With `cache` (a file only), the outputs are read from / stored in the feature cache at `cache_dir`
+    under the file's content hash: a second analysis of the file skips the 16-kHz decode and the networks.
+    """
+    if not configs:
+        return None
+    caches, digest = [], None
+    if cache and not isinstance(source, np.ndarray):
+        caches = [FeatureCache(cache_dir, PatchKey(c)) for c in configs]
+        digest = file_digest(source)
+        found = [cache.get(digest) for cache in caches]
+        if all(f is not None for f in found) and len({len(f) for f in found}) == 1:
+            return PatchOutputs(patch_centres(len(found[0])), dict(zip(configs, found)))
+    (blocks,) = _streams(source, sr, [configs[0].sr]).values()
+    shared = stream_patch_outputs(blocks, configs)
+    for cache, c in zip(caches, configs):
+        cache.put(digest, shared.outputs[c])
+    return shared
+
+
+def _tap(blocks: Iterable[np.ndarray], sinks: list) -> Iterator[np.ndarray]:
+    """The blocks, each also given to every sink's ``add`` as it passes."""
+    for block in blocks:
+        for sink in sinks:
+            sink.add(block)
+        yield block
+
+
+def signal_pass(source, sr: int | None, clip: TrainedModel | None, win: TrainedModel | None, qconfig: QualityConfig,
+                 options: dict, shared: PatchOutputs | None, progress) -> tuple[TrackSinks, list[Window]]:
+    """One decode per remaining rate: the track's meter and the descriptors `clip` reads (None: none),
+    and every window of `win`'s timeline (None: none)."""
+    track = TrackSinks(Meter(qconfig))
+    if clip is not None:
+        track.descriptors = {c: StreamDescriptors(c) for _, c in clip.inputs if isinstance(c, DescriptorConfig)}
+    rates = {qconfig.sr} | {c.sr for m in (clip, win) if m is not None for _, c in m.inputs
+                            if not isinstance(c, EmbeddingConfig)}
+    streams = {}
+    for rate, blocks in _streams(source, sr, sorted(rates)).items():
+        sinks = [d for c, d in track.descriptors.items() if c.sr == rate]
+        streams[rate] = _tap(blocks, sinks + ([track.meter] if rate == qconfig.sr else []))
     windows: list[Window] = []
-    for t0, t1, signals in _windows(_streams(source, sr, rates), qconfig.sr, window, hop):
-        windows.append(_analyse(model, t0, t1, signals, qconfig, shared))
-        if progress is not None:
-            progress(1)
-    return windows
+    if win is not None:
+        for t0, t1, signals in _windows(streams, qconfig.sr, options["window"], options["hop"]):
+            windows.append(_analyse(win, t0, t1, signals, qconfig, shared))
+            if progress is not None:
+                progress(1)
+    for blocks in streams.values():  # the rest of every stream reaches the track's sinks
+        for _ in blocks:
+            pass
+    return track, windows
+
+
+def timeline_options(*, window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP, smooth: str = DEFAULT_SMOOTH,
+                     smooth_width: int = DEFAULT_WIDTH, switch_prob: float = DEFAULT_SWITCH_PROB) -> dict:
+    """The settings of a timeline with their defaults filled in (:func:`timeline`'s keyword arguments)."""
+    return {"window": float(window), "hop": float(hop), "smooth": smooth, "smooth_width": int(smooth_width),
+            "switch_prob": float(switch_prob)}
+
+
+def build_timeline(path: Path | None, model: TrainedModel, windows: list[Window], options: dict, sr: int) -> Timeline:
+    """The timeline of analysed, unsmoothed windows: smoothing, sections and summary (`options`:
+    :func:`timeline_options`; `sr`: the rate the windows' quality facts were measured at)."""
+    duration = windows[-1].end_s
+    apply_smoothing(windows, model.labels, method=options["smooth"], width=options["smooth_width"],
+                    switch_prob=options["switch_prob"], affect=model.affect)
+    secs = sections(windows, duration)
+    return Timeline(path, model.name, duration, options["window"], options["hop"],
+                    _smoothing_settings(options["smooth"], options["smooth_width"], options["switch_prob"]), sr,
+                    windows, secs, summarise(windows, secs, duration))
 
 
 def timeline(source: str | PathLike | np.ndarray, *, model: TrainedModel | None = None, sr: int | None = None,
@@ -609,6 +716,9 @@ def timeline(source: str | PathLike | np.ndarray, *, model: TrainedModel | None 
              smooth_width: int = DEFAULT_WIDTH, switch_prob: float = DEFAULT_SWITCH_PROB,
              progress: Callable[[int], None] | None = None) -> Timeline:
     """Emotion over a whole track, window by window, in bounded memory.
+
+    The timeline part of :func:`mer.workflows.analysis.analyse`, by the same pass (:func:`patch_pass`,
+    :func:`signal_pass`), without the track's answer and without a cache.
 
     Parameters
     ----------
@@ -642,40 +752,21 @@ def timeline(source: str | PathLike | np.ndarray, *, model: TrainedModel | None 
         A bad file (naming it), a bad setting, or a model that does not read per-clip inputs.
     """
     model = model if model is not None else load_timeline_model()
-    _check(model, window, hop, smooth, smooth_width, switch_prob)
-    qconfig = QualityConfig(sr=model.feature_config.sr)
+    options = timeline_options(window=window, hop=hop, smooth=smooth, smooth_width=smooth_width,
+                               switch_prob=switch_prob)
+    check_settings(model, options["window"], options["hop"], smooth, smooth_width, switch_prob)
     path = None if isinstance(source, np.ndarray) else Path(source)
+    if path is None and sr is None:
+        raise MerError("a signal needs its sample rate (sr=...)")
+    qconfig = QualityConfig(sr=model.feature_config.sr)
     try:
-        windows = _analyse_all(model, source, sr, qconfig, window, hop, progress)
+        shared = patch_pass(source, sr, embedding_configs([model]), None, False)
+        _, windows = signal_pass(source, sr, None, model, qconfig, options, shared, progress)
     except MerError as exc:
         raise exc.with_path(path) if path is not None else exc from None
-    duration = windows[-1].end_s
-    apply_smoothing(windows, model.labels, method=smooth, width=smooth_width, switch_prob=switch_prob,
-                    affect=model.affect)
-    secs = sections(windows, duration)
-    return Timeline(path, model.name, duration, float(window), float(hop),
-                    _smoothing_settings(smooth, smooth_width, switch_prob), qconfig.sr, windows, secs,
-                    summarise(windows, secs, duration))
-
-
-def window_spans(duration: float, *, window: float = 10.0, hop: float = 5.0) -> list[tuple[float, float]]:
-    """The (start, end) in s of the windows :func:`timeline` makes of `duration` s (for in-memory signals).
-
-    Windows every `hop` s while they fit, then one ending at the end when the last does
-    not (compared to 1e-9 s here, to the sample in :func:`timeline`).
-    """
-    if duration <= window:
-        return [(0.0, float(duration))]
-    n = int(np.floor((duration - window) / hop + 1e-9)) + 1
-    spans = [(k * hop, k * hop + window) for k in range(n)]
-    if spans[-1][1] < duration - 1e-9:
-        spans.append((duration - window, float(duration)))
-    return spans
+    return build_timeline(path, model, windows, options, qconfig.sr)
 
 
 def expected_windows(duration: float, *, window: float = DEFAULT_WINDOW, hop: float = DEFAULT_HOP) -> int:
     """How many windows :func:`timeline` makes of `duration` s (for progress bars; from a file header)."""
-    if duration <= window:
-        return 1
-    n = int(np.floor((duration - window) / hop + 1e-9)) + 1
-    return n + (1 if (n - 1) * hop + window < duration else 0)
+    return len(window_spans(duration, window=window, hop=hop))

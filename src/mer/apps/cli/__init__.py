@@ -5,10 +5,14 @@ errors, Ctrl-C); :mod:`mer.apps.render` the tables and output formats. Importing
 package registers every command on :data:`app` (the ``mer`` entry point).
 """
 
-from mer.apps.cli import (  # noqa: F401  (registers the commands)
+from mer.core.parallel import quiet_openmp
+
+quiet_openmp()  # before any command loads torch: idle OpenMP threads sleep, not spin
+
+from mer.apps.cli import (  # noqa: E402, F401  (registers the commands)
     data, library, models, playlist, serve, similar, study, timeline,
 )
-from mer.apps.cli.app import app
+from mer.apps.cli.app import app  # noqa: E402
 
 __all__ = ["app", "main"]
 

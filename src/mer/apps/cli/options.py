@@ -93,7 +93,7 @@ Threads = Annotated[
     Optional[int],
     typer.Option("--threads", min=1, envvar="MER_THREADS",
                  help="CPU threads in all (BLAS, torch), split across the --jobs workers "
-                      "(default: the cores this process may use)."),
+                      "(default 1 per process: use --jobs for parallelism)."),
 ]
 
 

@@ -9,6 +9,7 @@ import typer
 
 from mer.apps.cli.app import app
 from mer.apps.cli.options import (
+    CacheDir,
     Quiet,
     Threads,
     fail,
@@ -31,16 +32,18 @@ DEFAULT_SWITCH_PROB = 0.05
 TIMELINE_FORMATS = ("json", "csv")
 
 
-def _one(path: Path, trained, out: Path, fmt: str, plot: bool, settings: dict, quiet: bool
-         ) -> tuple[dict, list[Path]]:
+def _one(path: Path, trained, out: Path, fmt: str, plot: bool, settings: dict, quiet: bool,
+         cache_dir: Path | None) -> tuple[dict, list[Path]]:
     from mer.audio.decode import duration
     from mer.core.io import write_json, write_text
     from mer.core.progress import progress_bar
-    from mer.workflows.timeline import expected_windows, timeline
+    from mer.workflows.analysis import Models, analyse
+    from mer.workflows.timeline import expected_windows
 
     total = expected_windows(duration(path), window=settings["window"], hop=settings["hop"])
     with progress_bar(path.name, total, enabled=not quiet) as advance:
-        tl = timeline(path, model=trained, progress=advance, **settings).to_dict()
+        tl = analyse(path, models=Models(None, trained), track=False, progress=advance, cache_dir=cache_dir,
+                     **settings).timeline.to_dict()
     written = [out / f"{path.stem}.timeline.{fmt}"]
     if fmt == "json":
         write_json(written[0], tl)
@@ -53,6 +56,48 @@ def _one(path: Path, trained, out: Path, fmt: str, plot: bool, settings: dict, q
             written.append(out / f"{path.stem}.timeline.{ext}")
             plot_timeline(tl, written[-1])
     return tl, written
+
+
+_worker_models: dict = {}
+
+
+def _task(path: str, model: str | None, out: str, fmt: str, plot: bool, settings: dict,
+          cache_dir: str | None) -> tuple[dict | None, list[Path], str | None]:
+    """One file in a worker process (the window model loaded once per worker); errors come back as text."""
+    from mer.workflows.timeline import load_timeline_model
+
+    try:
+        if model not in _worker_models:
+            _worker_models[model] = load_timeline_model(model)
+        return (*_one(Path(path), _worker_models[model], Path(out), fmt, plot, settings, True, cache_dir), None)
+    except MerError as exc:
+        return None, [], str(exc.with_path(Path(path)))
+
+
+def _report(path: Path, tl: dict, written: list[Path]) -> None:
+    term.out.print(f"{path.name}: {timeline_summary(tl)}", highlight=False)
+    term.out.print(f"  wrote {', '.join(str(p) for p in written)}", highlight=False)
+
+
+def _in_workers(files, model, out, fmt, plot, settings, cache_dir, jobs: int, quiet: bool, failures) -> int:
+    """`jobs` worker processes, one file each at a time; a bar over the files. Returns the files done."""
+    from mer.core import parallel
+    from mer.core.progress import progress_bar
+
+    done = 0
+    with parallel.WorkerPool(jobs) as pool, progress_bar("timeline", len(files), enabled=not quiet,
+                                                         rate_unit="files") as advance:
+        futures = {pool.submit(_task, str(p), None if model is None else str(model), str(out), fmt, plot, settings,
+                               None if cache_dir is None else str(cache_dir)): p for p in files}
+        for fut in pool.as_completed(futures):
+            tl, written, error = fut.result()
+            if error:
+                failures.append((futures[fut], error))
+            else:
+                done += 1
+                _report(futures[fut], tl, written)
+            advance()
+    return done
 
 
 @app.command("timeline")
@@ -73,7 +118,9 @@ def timeline_command(
                            ] = DEFAULT_SWITCH_PROB,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="A trained model (.mer); default: the "
                                                   "shipped window model.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes, one file each.")] = 1,
     threads: Threads = None,
+    cache_dir: CacheDir = None,
     quiet: Quiet = False,
 ) -> None:
     """Quadrant, probabilities and valence / arousal over time, sections and a summary, per file.
@@ -105,13 +152,15 @@ def timeline_command(
     settings = {"window": window, "hop": hop, "smooth": smooth, "smooth_width": smooth_width,
                 "switch_prob": switch_prob}
     done = 0
+    if jobs > 1 and len(files) > 1:
+        done = _in_workers(files, model, out, fmt, plot, settings, cache_dir, jobs, quiet, failures)
+        files = []
     for path in files:
         try:
-            tl, written = _one(path, trained, out, fmt, plot, settings, quiet)
+            tl, written = _one(path, trained, out, fmt, plot, settings, quiet, cache_dir)
         except MerError as exc:
             failures.append((path, str(exc.with_path(path))))
             continue
         done += 1
-        term.out.print(f"{path.name}: {timeline_summary(tl)}", highlight=False)
-        term.out.print(f"  wrote {', '.join(str(p) for p in written)}", highlight=False)
+        _report(path, tl, written)
     finish(failures, done)

@@ -71,16 +71,17 @@ def _init_worker(service_pid: int, threads: int, numba_base: str, model_path: st
     global _model, _model_error
     _watch_service(service_pid)
     parallel.init_worker(threads, numba_base)
-    from mer.workflows.predict import load_model
+    from mer.workflows.analysis import load_models
 
     try:
-        _model = load_model(model_path)
+        _model = load_models(model_path)
     except MerError as exc:  # kept, and raised by every task: an initializer's exception breaks the pool unsaid
         _model_error = str(exc)
 
 
 def worker_model():
-    """The model loaded by this worker process (inside a task); MerError if it could not be loaded."""
+    """The analysis models loaded by this worker process (:class:`mer.workflows.analysis.Models`: the
+    clip model, ``--model`` or the shipped one, and the shipped window model); MerError if they could not be loaded."""
     if _model is None:
         raise MerError(_model_error or "the analysis worker has no model")
     return _model
@@ -88,7 +89,7 @@ def worker_model():
 
 def model_name() -> str:
     """Task run once per slot when the service starts: loads the model, returns its name."""
-    return worker_model().name
+    return worker_model().clip.name
 
 
 class QueueFull(Exception):
