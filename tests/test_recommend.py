@@ -465,7 +465,7 @@ def test_m3u8_ends_with_a_newline_and_lists_each_content_once(tmp_path):
 
 
 def test_neighbour_scores_and_the_lockbox_split_on_synthetic_vectors():
-    from mer.study.similar import choose_and_report, neighbours, random_scores, scores
+    from mer.study.similar import choose_and_report, lockbox_mask, neighbours, random_scores, scores
     from mer.workflows.similarity import VECTOR_SIZE, group_slices
 
     rng = np.random.default_rng(0)
@@ -483,6 +483,80 @@ def test_neighbour_scores_and_the_lockbox_split_on_synthetic_vectors():
     assert s["same_quadrant"] == pytest.approx(same) and s["va_distance"] == pytest.approx(dist)
     r = random_scores(labels, groups, targets)
     assert 0.15 < r["same_quadrant"] < 0.35 and s["same_quadrant"] > r["same_quadrant"] + 0.1
-    out = choose_and_report(X, labels, groups, targets, k=5, lockbox=0.4, seed=1)
+    box = lockbox_mask(groups, 0.4, seed=1)
+    assert not set(groups[box]) & set(groups[~box])
+    out = choose_and_report(X[~box], X, box, labels, groups, targets, k=5, seed=1)
     assert out["lockbox_artists"] == 16 and out["choice_clips"] + out["lockbox_clips"] == n
     assert out["chosen"]["label"] in out["search"] and "random" in out["lockbox"]
+    # the choice reads only the choice clips' vectors: other lockbox vectors change the lockbox rows, not the choice
+    moved = choose_and_report(X[~box], X + 5 * box[:, None], box, labels, groups, targets, k=5, seed=1)
+    assert moved["search"] == out["search"] and moved["chosen"] == out["chosen"]
+
+
+class _GroupSpy:
+    """A classifier whose P(Q1) is 1 for a row whose group (column 0) it was trained on, else P(Q2) is 1."""
+
+    def __init__(self):
+        self.seen = set()
+
+    def get_params(self, deep=True):
+        return {}
+
+    def set_params(self, **params):
+        return self
+
+    def fit(self, X, y, groups=None):
+        self.seen = set(np.asarray(X)[:, 0].astype(int))
+        self.classes_ = np.array(["Q1", "Q2", "Q3", "Q4"])
+        return self
+
+    def predict_proba(self, X):
+        seen = np.isin(np.asarray(X)[:, 0].astype(int), list(self.seen)).astype(float)
+        return np.c_[seen, 1 - seen, np.zeros(len(seen)), np.zeros(len(seen))]
+
+
+def test_the_studys_out_of_fold_valence_arousal_never_comes_from_a_fit_on_the_rows_group():
+    """Leakage check: each row's probabilities and regression come from fits without its group (artist)."""
+    from mer.models.affect_fit import out_of_fold_affect
+
+    rng = np.random.default_rng(3)
+    n, groups = 120, np.repeat(np.arange(30), 4)  # 30 "artists" of 4 clips
+    labels = np.array(["Q1", "Q2", "Q3", "Q4"])[np.arange(n) // 4 % 4]
+    X = np.c_[groups, rng.standard_normal((n, 8))]  # column 0: the row's group, for the spy
+    targets = {"valence": rng.uniform(-1, 1, n), "arousal": rng.uniform(-1, 1, n)}
+    params = {"valence": {"k": "all", "alpha": 1.0}, "arousal": {"k": "all", "alpha": 1.0}}
+    reg, prob = out_of_fold_affect(X, labels, groups, targets, classifier=_GroupSpy(), regressor_params=params,
+                                   n_splits=5)
+    # P = (seen, 1 - seen, 0, 0): valence difference = 2 * seen - 1 = -1 only when no fit saw the row's group
+    np.testing.assert_array_equal(prob[:, 0], -1.0)
+    # the regression of a group's rows does not move when that group's own targets change (exactly: same folds)
+    for g in (0, 7, 29):
+        changed = {axis: np.where(groups == g, 50.0, t) for axis, t in targets.items()}
+        reg2, _ = out_of_fold_affect(X, labels, groups, changed, classifier=_GroupSpy(), regressor_params=params,
+                                     n_splits=5)
+        np.testing.assert_array_equal(reg2[groups == g], reg[groups == g])
+        assert not np.allclose(reg2[groups != g], reg[groups != g])  # the check can fail: others did see it
+
+
+def test_the_study_blends_out_of_fold_values_with_the_shipped_heads_weights(monkeypatch):
+    """out_of_fold_va: the shipped card's ridge settings, blend weights and clipping over out-of-fold values."""
+    import mer.models.affect_fit as affect_fit
+    from mer.study import similar
+
+    calls = {}
+
+    def fake(X, y, groups, targets, *, classifier, regressor_params, n_splits, random_state):
+        calls.update(params=regressor_params, n_splits=n_splits, classifier=classifier.get_params())
+        return np.array([[1.0, -1.0], [0.2, 0.4]]), np.array([[1.0, 1.0], [0.0, 0.0]])
+
+    class Card:
+        metadata = {"affect": {"weights": {"valence": 0.5, "arousal": 0.75},
+                               "regressors": {"valence": {"k": 600, "alpha": 1000.0},
+                                              "arousal": {"k": 300, "alpha": 1000.0}}}}
+
+    monkeypatch.setattr(affect_fit, "out_of_fold_affect", fake)
+    va = similar.out_of_fold_va(np.zeros((2, 3)), np.array(["Q1", "Q2"]), np.array([0, 1]), np.zeros((2, 2)),
+                                model=Card())
+    np.testing.assert_allclose(va, [[1.0, -0.5], [0.1, 0.3]], atol=1e-12)
+    assert calls["n_splits"] == 5 and calls["params"] == Card.metadata["affect"]["regressors"]
+    assert calls["classifier"]["k"] == 600 and calls["classifier"]["C"] == 0.01

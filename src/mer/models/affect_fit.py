@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
 from mer.eval.metrics import regression_metrics
-from mer.eval.splits import grouped_folds
+from mer.eval.splits import check_disjoint_groups, grouped_folds
 from mer.models.affect import AXES, probability_affect
 
 
@@ -103,6 +103,9 @@ def out_of_fold_affect(X, y, groups, targets: dict, *, classifier, regressor_par
                        random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold regression and probability-difference values of every training row (grouped k-fold).
 
+    Each row is predicted by a classifier and regressors fitted on rows of other groups only
+    (checked per fold with :func:`mer.eval.splits.check_disjoint_groups`).
+
     Hyperparameters are fixed (no tuning inside): `classifier` is cloned as given, and
     each axis' regressor is ``make_regressor(**regressor_params[axis])``.
 
@@ -122,6 +125,8 @@ def out_of_fold_affect(X, y, groups, targets: dict, *, classifier, regressor_par
     X = np.asarray(X, dtype=np.float64)
     reg, prob = np.empty((len(X), 2)), np.empty((len(X), 2))
     for f in grouped_folds(y, groups, n_splits=n_splits, seed=random_state):
+        if groups is not None:
+            check_disjoint_groups(groups, f.train, f.test)
         clf = clone(classifier).fit(X[f.train], y[f.train], groups=None if groups is None else groups[f.train])
         prob[f.test] = probability_affect(clf.predict_proba(X[f.test]), clf.classes_)
         for j, axis in enumerate(AXES):
