@@ -150,8 +150,8 @@ def test_ship_model_writes_a_loadable_model_with_the_base_head_and_new_card(tmp_
     """ship_model: the base model's inputs and valence / arousal head, the fitted 4Q + EMOPIA recipe, the new card."""
     from mer.models.modelfile import default_model_path, load
 
-    base = load(default_model_path())
-    width = base.estimator.pipeline_.named_steps["scale"].n_features_in_
+    base = load(default_model_path()).without_listener()  # the study's rows are the classifier's inputs
+    width = base.affect.n_columns
     fourq, emo = (_domain_rows(40, 3, [0, 1, 2, 3], 0, "artist"), _domain_rows(40, 2, [4, 5, 6, 7], 1, "song"))
     rng = np.random.default_rng(5)
     fourq, emo = (study.Rows(np.hstack([r.X, rng.normal(size=(len(r.y), width - 12))]), r.y, r.groups, r.ids)
@@ -222,8 +222,8 @@ def test_ship_window_model_keeps_the_window_models_card_and_head(tmp_path):
     from mer.models.modelfile import load
     from mer.workflows.timeline import load_timeline_model
 
-    base = load_timeline_model()
-    width = base.estimator.pipeline_.named_steps["scale"].n_features_in_
+    base = load_timeline_model().without_listener()
+    width = base.affect.n_columns
     rng = np.random.default_rng(6)
     fourq, emo = (_domain_rows(40, 3, [0, 1, 2, 3], 0, "artist"), _domain_rows(40, 2, [4, 5, 6, 7], 1, "song"))
     fourq, emo = (_with_windows(study.Rows(np.hstack([r.X, rng.normal(size=(len(r.y), width - 12))]), r.y, r.groups,

@@ -353,7 +353,8 @@ def _library(db: Path, files: dict[str, Path]):
         st = p.stat()
         items.append((str(p), st.st_size, st.st_mtime_ns,
                       {"content_hash": content_hash(p), "status": "ok", "model": mid, "quadrant": q,
-                       "valence": 0.2 * i - 0.5, "arousal": 0.4 - 0.1 * i, "flags": []}, None))
+                       "valence": 0.2 * i - 0.5, "arousal": 0.4 - 0.1 * i, "flags": [],
+                       "vector": np.zeros(4, np.float32).tobytes()}, None))  # a scan stores a similarity vector
     with open_library(db) as lib:
         lib.record(items)
     return mid

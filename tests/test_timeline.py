@@ -75,10 +75,14 @@ def test_probabilities_and_valence_arousal(synthetic, model):
     R = median_filter(np.array([w.raw_affect for w in live]), size=(3, 1), mode="nearest")
     P = np.array([[w.probabilities[q] for q in model.labels] for w in live])
     wv, wa = model.affect.weights["valence"], model.affect.weights["arousal"]
+    blend = model.affect.listener  # the shipped head also averages the emoMusic head's columns (r[2:]) as z-scores
+    assert blend is not None and R.shape[1] == 4
     for w, r, p in zip(live, R, P):
         pv, pa = p[0] + p[3] - p[1] - p[2], p[0] + p[1] - p[2] - p[3]
-        assert w.valence == pytest.approx(np.clip(wv * r[0] + (1 - wv) * pv, -1, 1), abs=1e-12)
-        assert w.arousal == pytest.approx(np.clip(wa * r[1] + (1 - wa) * pa, -1, 1), abs=1e-12)
+        own = np.array([wv * r[0] + (1 - wv) * pv, wa * r[1] + (1 - wa) * pa])
+        z = ((own - blend.centre[0]) / blend.spread[0] + (r[2:] - blend.centre[1]) / blend.spread[1]) / 2
+        expected = np.clip(blend.centre[0] + blend.spread[0] * z / blend.z_spread, -1, 1)
+        assert [w.valence, w.arousal] == pytest.approx(expected, abs=1e-12)
 
 
 def test_silent_window_flagged_without_quadrant(synthetic):
@@ -274,7 +278,8 @@ def test_shared_patches_pool_like_the_clip_embedding(fourq_clips, model):
 
     y = load(min(fourq_clips.values()), sr=16000)
     configs = [c for _, c in model.inputs if isinstance(c, EmbeddingConfig)]
-    assert len(configs) == 2  # the recipe reads the MSD and the MTT model
+    # the recipe reads the MSD and the MTT model; the listener-rated head, MSD's pre-ReLU dense layer
+    assert len(configs) == 3
     whole = stream_patch_outputs([y], configs)
     blocks = stream_patch_outputs([y[i: i + 7001] for i in range(0, len(y), 7001)], configs, chunk_patches=3)
     assert len(whole.centres_s) == len(blocks.centres_s) == 10

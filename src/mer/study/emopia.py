@@ -184,7 +184,9 @@ def emopia_rows(root, model, *, per_quadrant: int, per_song: int, seed: int, cac
     chosen = choose_emopia(emopia_index(root), per_quadrant=per_quadrant, per_song=per_song, seed=seed)
     ds = render_dataset(chosen, cache_dir=cache_dir, sr=model.feature_config.sr, jobs=jobs, progress=progress)
     problems = [p for p in ds.problems if p.endswith("skipped")]
-    X, ok, failures = model_inputs(model, ds.paths, jobs=jobs, cache_dir=cache_dir, progress=progress)
+    # the rows are the classifier's inputs; `model`'s predictions keep its listener heads
+    X, ok, failures = model_inputs(model.without_listener(), ds.paths, jobs=jobs, cache_dir=cache_dir,
+                                   progress=progress)
     problems += [reason for _, reason in failures]
     clips = [c for c, good in zip(ds.clips, ok) if good]
     preds, pfail = predict_files(model, [c.path for c in clips], jobs=jobs, cache_dir=cache_dir, progress=progress)
@@ -610,9 +612,8 @@ def main(argv=None) -> int:
 def _run(args) -> int:
     from mer.workflows.predict import load_model
 
-    full = load_model(None)
-    model = full.without_listener()  # rows of the classifier's inputs; the shipped heads are kept in `base`
-    base = full if args.level == "clips" else _window_model(full)
+    model = load_model(None)  # its rows are the classifier's inputs (emopia_rows); `base` keeps the shipped heads
+    base = model if args.level == "clips" else _window_model(model)
     emo, preds, problems = emopia_rows(args.emopia, model, per_quadrant=args.per_quadrant, per_song=args.per_song,
                                        seed=args.seed, cache_dir=args.cache_dir, jobs=args.jobs)
     for p in problems:

@@ -247,7 +247,7 @@ def listener_ceiling(traces: list[np.ndarray], *, splits: int = 20, seed: int = 
 def _model(path):
     from mer.workflows.predict import load_model
 
-    model = load_model(path)
+    model = load_model(path).without_listener()  # the rows of mer.study.windows: the classifier's inputs
     if model.kind != "recipe" or not model.inputs:
         raise MerError(f"the VGMIDI study needs a recipe model (per-clip inputs); {model.name} is a {model.kind} model",
                        path)
