@@ -132,8 +132,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-nested", action="store_true")
     args = ap.parse_args(argv)
 
-    emo, _, problems = emopia_rows(args.emopia, load_model(None).without_listener(), per_quadrant=1000, per_song=1000, seed=0,
-                                   jobs=args.jobs, progress=False)
+    emo, _, problems = emopia_rows(args.emopia, load_model(None).without_listener(), per_quadrant=1000,
+                                   per_song=1000, seed=0, jobs=args.jobs, progress=False)
     fourq = fourq_rows(args.data, jobs=args.jobs, progress=False)
     print(f"4Q {len(fourq.y)} clips, EMOPIA {len(emo.y)} clips ({len(problems)} left out)", flush=True)
     pairs = paired_folds(fourq, emo)

@@ -42,7 +42,9 @@ def gate_probability(gate, X) -> np.ndarray:
 
 
 class RoutedArrays:
-    """A fitted :class:`~mer.models.routing_fit.RoutedClassifier` as three plain predictors (e.g. :class:`~mer.models.modelfile.RecipeArrays`).
+    """A fitted :class:`~mer.models.routing_fit.RoutedClassifier` as three plain predictors
+    (:class:`~mer.models.modelfile.RecipeArrays`, or anything with ``classes_``, ``n_columns`` and
+    ``predict_proba``).
 
     Probabilities equal the estimator's (the same mixture of the same experts' probabilities).
     """
