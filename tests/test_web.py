@@ -638,7 +638,9 @@ def test_playlist_builder_draws_the_path_and_offers_m3u8(page, fourq_dir, artifa
 
 @pytest.mark.real_data
 @pytest.mark.slow
-def test_library_similar_action_lists_the_api_answer_and_selects(page, server, artifacts, capsys):
+def test_library_similar_action_lists_the_api_answer_and_selects(page, server, fourq_dir, artifacts, capsys):
+    """The page's "similar" action on a library of real clips (skipped without them: a synthetic library
+    has no similarity vectors worth listing)."""
     tracks = _get_json(server + "v1/tracks")["tracks"]
     chosen = tracks[0]
     want = _get_json(server + f"v1/tracks/{chosen['id']}/similar?n=5")
