@@ -38,7 +38,6 @@ def fourq_rows(data_root, jobs):
     from mer.data.datasets import load_4q
     from mer.data.targets import find_norms, mood_targets
     from mer.extraction.inputs import clip_inputs
-    from mer.study.listener import classifier_inputs
     from mer.workflows.listener import listener_inputs
     from mer.workflows.predict import load_model
 
@@ -48,7 +47,7 @@ def fourq_rows(data_root, jobs):
     clips = [c for c in ds.clips if c.id in targets]
     paths = [c.path for c in clips]
     model = load_model(None)
-    X = clip_inputs(paths, blocks=classifier_inputs(model.inputs), jobs=jobs, progress=False)
+    X = clip_inputs(paths, blocks=model.without_listener().inputs, jobs=jobs, progress=False)
     D = listener_inputs(paths, jobs=jobs)
     if not (X.ok.all() and D.ok.all()):
         raise SystemExit(f"failures: {X.failures[:3]} {D.failures[:3]}")
@@ -143,14 +142,13 @@ def vgmidi_scores(model, root, blends, jobs, limit=None) -> dict:
     """The same predictors on the rendered VGMIDI pieces against the listeners' piece means."""
     from mer.data.vgmidi import load_vgmidi, render_pieces
     from mer.extraction.inputs import clip_inputs
-    from mer.study.listener import classifier_inputs
     from mer.workflows.listener import listener_inputs
 
     data = load_vgmidi(root)
     if limit:
         data = data.subset(p.id for p in sorted(data.pieces, key=lambda p: p.duration)[:limit])
     data, paths = render_pieces(data, jobs=jobs, progress=False)
-    X = clip_inputs(paths, blocks=classifier_inputs(model.inputs), jobs=jobs, progress=False)
+    X = clip_inputs(paths, blocks=model.without_listener().inputs, jobs=jobs, progress=False)
     D = listener_inputs(paths, jobs=jobs)
     if not (X.ok.all() and D.ok.all()):
         raise SystemExit(f"failures: {X.failures[:3]} {D.failures[:3]}")

@@ -30,6 +30,9 @@ import numpy as np
 from mer.core.errors import MerError
 from mer.core.labels import valence_arousal
 
+#: The listeners' 1-9 scale: ``(rating - RATING_CENTRE) / RATING_HALF_RANGE`` is mer's [-1, 1], 0 neutral.
+RATING_CENTRE, RATING_HALF_RANGE = 5.0, 4.0
+
 #: The head's axes, in the order of its outputs' columns.
 AXES = ("valence", "arousal")
 
@@ -105,7 +108,7 @@ class AffectHead:
         self.arrays = {k: np.asarray(arrays[k]) for k in self.names()}
         for axis in AXES:
             self._check_axis(axis, n_columns)
-        self.listener = ListenerBlend.from_arrays(arrays, self.n_columns)
+        self.listener = ListenerBlend.from_arrays(arrays)
         if self.listener is not None:
             self.arrays.update(self.listener.arrays())
 
@@ -270,17 +273,16 @@ class ListenerBlend:
             factor = head.scale.astype(np.float64) / np.sqrt(head.var.astype(np.float64) + float(head.epsilon))
             shift = head.bias.astype(np.float64) - head.mean.astype(np.float64) * factor
             cols = [head.order.index("valence"), head.order.index("arousal")]
-            K = head.kernel.astype(np.float64)[:, cols] / 4.0  # (rating - 5) / 4
+            K = head.kernel.astype(np.float64)[:, cols] / RATING_HALF_RANGE  # (rating - 5) / 4
             weights.append(factor[:, None] * K)
-            offsets.append(shift @ K + (head.dense_bias.astype(np.float64)[cols] - 5.0) / 4.0)
+            offsets.append(shift @ K + (head.dense_bias.astype(np.float64)[cols] - RATING_CENTRE) / RATING_HALF_RANGE)
         ones = np.ones((len(heads) + 1, 2))
-        partial = cls(weights, offsets, 0 * ones, ones, np.ones(2))
         own = np.asarray(own_reference, dtype=np.float64)
-        comps = [own] + list(np.split(partial.heads(dense_reference), len(heads), axis=1))
+        H = cls(weights, offsets, 0 * ones, ones, np.ones(2)).heads(dense_reference)
+        comps = [own] + list(np.split(H, len(heads), axis=1))
         centred = cls(weights, offsets, np.array([c.mean(axis=0) for c in comps]),
                       np.array([c.std(axis=0) for c in comps]), np.ones(2))
-        z_mean = centred._z_mean(own, partial.heads(dense_reference))
-        return cls(weights, offsets, centred.centre, centred.spread, z_mean.std(axis=0))
+        return cls(weights, offsets, centred.centre, centred.spread, centred._z_mean(own, H).std(axis=0))
 
     def heads(self, D) -> np.ndarray:
         """Each head's [valence, arousal], shape (n, 2 H), of listener blocks D of shape (n, n_columns)."""
@@ -303,7 +305,7 @@ class ListenerBlend:
         return {self.PREFIX + k: getattr(self, "weights_" if k == "weights" else k) for k in self.ARRAYS}
 
     @classmethod
-    def from_arrays(cls, arrays: dict, n_columns: int) -> ListenerBlend | None:
+    def from_arrays(cls, arrays: dict) -> ListenerBlend | None:
         """The blend stored in a head's arrays, or None for a head without one."""
         if cls.PREFIX + "weights" not in arrays:
             return None

@@ -41,6 +41,7 @@ import numpy as np
 
 from mer.core.errors import MerError
 from mer.core.io import save_npz
+from mer.models.affect import RATING_CENTRE, RATING_HALF_RANGE
 
 #: Folder of the shipped heads.
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
@@ -55,8 +56,6 @@ LICENCE = "CC BY-NC-SA 4.0"
 ATTRIBUTION = ("Music Technology Group, Universitat Pompeu Fabra (Essentia models); Alonso-Jimenez, Bogdanov, "
                "Pons, Serra, \"Tensorflow Audio Models in Essentia\", ICASSP 2020")
 
-#: Centre and half-range of the listeners' 1-9 scale: ``(rating - 5) / 4`` is mer's [-1, 1], 0 neutral.
-RATING_CENTRE, RATING_HALF_RANGE = 5.0, 4.0
 
 #: Width of the input: musicnn-MSD's back-end dense layer.
 N_UNITS = 200

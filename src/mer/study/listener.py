@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mer.core.errors import MerError
-from mer.features.blocks import LISTENER_BLOCK_NAME, listener_block
+from mer.features.blocks import listener_block
 from mer.features.embeddings import PATCH_FRAMES
 
 #: The patch hop of the listener block in the shipped models: musicnn's own non-overlapping 3-s
@@ -37,11 +37,6 @@ from mer.features.embeddings import PATCH_FRAMES
 #: arousal 0.9993 / 0.9996, DEAM 0.9995 / 0.9996) and score the same against the tag targets,
 #: while hop 93 costs 0.62 instead of 0.41 CPU-s per 30-s clip.
 MODEL_HOP = PATCH_FRAMES
-
-def classifier_inputs(inputs) -> list:
-    """A model's input blocks without the listener block."""
-    return [(name, cfg) for name, cfg in (inputs or []) if name != LISTENER_BLOCK_NAME]
-
 
 def reference_rows(model, paths, *, jobs: int = 1, cache_dir=None):
     """The classifier rows, own valence / arousal and listener blocks of reference clips (cached).
@@ -56,14 +51,13 @@ def reference_rows(model, paths, *, jobs: int = 1, cache_dir=None):
     from mer.extraction.inputs import clip_inputs
     from mer.workflows.listener import listener_inputs
 
-    X = clip_inputs(paths, blocks=classifier_inputs(model.inputs), cache_dir=cache_dir, jobs=jobs, progress=False)
+    own_model = model.without_listener()
+    X = clip_inputs(paths, blocks=own_model.inputs, cache_dir=cache_dir, jobs=jobs, progress=False)
     D = listener_inputs(paths, patch_hop=MODEL_HOP, cache_dir=cache_dir, jobs=jobs)
     if not (X.ok.all() and D.ok.all()):
         raise MerError(f"reference clips failed: {[*X.failures, *D.failures][:3]}")
     X, D = np.asarray(X.X, dtype=np.float64), np.asarray(D.X, dtype=np.float64)
-    head = model.affect.with_listener(None)
-    P = model.predict_proba(X)
-    return X, head.combine(head.regress(X), P, model.labels), D
+    return X, own_model.valence_arousal(own_model.predict_proba(X), own_model.affect_regression(X)), D
 
 
 def attach_listener(model_path, reference_paths, *, heads=("emomusic",), out=None, jobs: int = 1, cache_dir=None,
@@ -88,7 +82,7 @@ def attach_listener(model_path, reference_paths, *, heads=("emomusic",), out=Non
     model = load(model_path)
     if model.kind != "recipe" or model.affect is None:
         raise MerError("listener heads join a recipe model's valence / arousal head; this model has none", model_path)
-    inputs, card = classifier_inputs(model.inputs), dict(model.metadata)
+    inputs, card = list(model.without_listener().inputs), dict(model.metadata)
     blend = None
     if heads:
         X, own, D = reference_rows(model, list(reference_paths), jobs=jobs, cache_dir=cache_dir)
